@@ -1,0 +1,57 @@
+#pragma once
+// Element-wise operations and reductions shared by layers, losses and optimisers (CPU).
+#include <cstddef>
+
+#include "perceptual/backend/cpu/tensor.hpp"
+
+namespace perceptual::cpu {
+
+template <class T>
+void fill(Tensor<T, Cpu>& x, T value) {
+  x.buffer().xt().fill(value);
+}
+
+// y += alpha * x
+template <class T>
+void axpy(Tensor<T, Cpu>& y, T alpha, const Tensor<T, Cpu>& x) {
+  require_same_shape(y, x, "axpy");
+  T* py = y.data();
+  const T* px = x.data();
+  for (std::size_t i = 0, n = y.size(); i < n; ++i) py[i] += alpha * px[i];
+}
+
+// x *= alpha
+template <class T>
+void scale(Tensor<T, Cpu>& x, T alpha) {
+  x.buffer().xt() *= alpha;
+}
+
+template <class T>
+Tensor<T, Cpu> add(const Tensor<T, Cpu>& a, const Tensor<T, Cpu>& b) {
+  require_same_shape(a, b, "add");
+  Tensor<T, Cpu> out(a.shape());
+  out.buffer().xt() = a.buffer().xt() + b.buffer().xt();
+  return out;
+}
+
+// Sum of all elements, accumulated in double.
+template <class T>
+double sum(const Tensor<T, Cpu>& x) {
+  double s = 0;
+  const T* p = x.data();
+  for (std::size_t i = 0, n = x.size(); i < n; ++i) s += p[i];
+  return s;
+}
+
+// Inner product of two tensors of one shape, accumulated in double.
+template <class T>
+double dot(const Tensor<T, Cpu>& a, const Tensor<T, Cpu>& b) {
+  require_same_shape(a, b, "dot");
+  double s = 0;
+  const T* pa = a.data();
+  const T* pb = b.data();
+  for (std::size_t i = 0, n = a.size(); i < n; ++i) s += static_cast<double>(pa[i]) * pb[i];
+  return s;
+}
+
+}  // namespace perceptual::cpu

@@ -1,0 +1,40 @@
+#pragma once
+// The CPU backend's tag type and storage: an xtensor container in NCHW order.
+#include <algorithm>
+#include <cstddef>
+
+#include "perceptual/backend/cpu/xtensor.hpp"
+#include "perceptual/core/tensor.hpp"
+
+namespace perceptual::cpu {
+
+struct Cpu {
+  static constexpr const char* name = "cpu";
+
+  template <class T>
+  class buffer {
+   public:
+    explicit buffer(Shape4 s)
+        : data_(std::array<std::size_t, 4>{static_cast<std::size_t>(s.n), static_cast<std::size_t>(s.c),
+                                           static_cast<std::size_t>(s.h), static_cast<std::size_t>(s.w)},
+                T(0)) {}
+    T* data() { return data_.data(); }
+    const T* data() const { return data_.data(); }
+    void copy_to_host(T* out) const { std::copy(data_.begin(), data_.end(), out); }
+    void copy_from_host(const T* in) { std::copy(in, in + data_.size(), data_.begin()); }
+    xt::xtensor<T, 4>& xt() { return data_; }
+    const xt::xtensor<T, 4>& xt() const { return data_; }
+
+   private:
+    xt::xtensor<T, 4> data_;
+  };
+};
+
+template <class T>
+using CpuTensor = Tensor<T, Cpu>;
+
+}  // namespace perceptual::cpu
+
+namespace perceptual {
+using cpu::Cpu;
+}  // namespace perceptual

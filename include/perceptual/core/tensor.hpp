@@ -1,0 +1,102 @@
+#pragma once
+// Tensor<Scalar, Backend>: an owning 4-D NCHW tensor. The backend supplies the storage
+// (`Backend::buffer<Scalar>`); the operations on tensors are free functions in the backend's
+// namespace, found by argument-dependent lookup, so code written against Tensor never names a
+// backend and compiles unchanged for each one.
+#include <concepts>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "perceptual/core/error.hpp"
+#include "perceptual/core/shape.hpp"
+
+namespace perceptual {
+
+namespace concepts {
+
+// What a backend's storage must offer: zero-filled allocation for a shape, a contiguous
+// pointer, and copies to and from host memory.
+template <class Buf, class T>
+concept buffer = std::constructible_from<Buf, Shape4> && requires(Buf b, const Buf cb, T* out, const T* in) {
+  { b.data() } -> std::same_as<T*>;
+  { cb.data() } -> std::same_as<const T*>;
+  cb.copy_to_host(out);
+  b.copy_from_host(in);
+};
+
+}  // namespace concepts
+
+template <class T, class Backend>
+class Tensor {
+ public:
+  using value_type = T;
+  using backend_type = Backend;
+  using buffer_type = typename Backend::template buffer<T>;
+
+  Tensor() = default;
+  explicit Tensor(Shape4 shape) : shape_(shape), buffer_(shape) {}
+
+  // A tensor holding a copy of host values (NCHW order).
+  static Tensor from_host(Shape4 shape, std::span<const T> values) {
+    if (values.size() != shape.size())
+      throw ShapeError("Tensor::from_host: " + std::to_string(values.size()) + " values for shape " + to_string(shape) +
+                       " (" + std::to_string(shape.size()) + " expected)");
+    Tensor t(shape);
+    t.buffer_.copy_from_host(values.data());
+    return t;
+  }
+
+  std::vector<T> to_host() const {
+    std::vector<T> out(size());
+    if (!out.empty()) buffer_.copy_to_host(out.data());
+    return out;
+  }
+
+  Shape4 shape() const { return shape_; }
+  int n() const { return shape_.n; }
+  int c() const { return shape_.c; }
+  int h() const { return shape_.h; }
+  int w() const { return shape_.w; }
+  std::size_t size() const { return shape_.size(); }
+  bool empty() const { return size() == 0; }
+
+  T* data() { return empty() ? nullptr : buffer_.data(); }
+  const T* data() const { return empty() ? nullptr : buffer_.data(); }
+  buffer_type& buffer() { return buffer_; }
+  const buffer_type& buffer() const { return buffer_; }
+
+ private:
+  Shape4 shape_{};
+  buffer_type buffer_{Shape4{}};
+};
+
+// A parameter and its gradient, as a layer exposes them for optimisers and weight files.
+template <class T, class Backend>
+struct Parameter {
+  std::string name;
+  Tensor<T, Backend>* value;
+  Tensor<T, Backend>* grad;
+};
+
+template <class T, class Backend>
+using Parameters = std::vector<Parameter<T, Backend>>;
+
+// Throws ShapeError unless `x` has `channels` channels; `where` names the layer.
+template <class T, class B>
+void require_channels(const Tensor<T, B>& x, int channels, const std::string& where) {
+  if (x.c() != channels)
+    throw ShapeError(where + ": input " + to_string(x.shape()) + ", expected " + std::to_string(channels) +
+                     " channels");
+}
+
+// Throws ShapeError unless `a` and `b` have the same shape.
+template <class T, class B>
+void require_same_shape(const Tensor<T, B>& a, const Tensor<T, B>& b, const std::string& where) {
+  if (a.shape() != b.shape())
+    throw ShapeError(where + ": shapes " + to_string(a.shape()) + " and " + to_string(b.shape()) + " differ");
+}
+
+}  // namespace perceptual

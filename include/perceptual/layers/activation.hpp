@@ -1,0 +1,59 @@
+#pragma once
+// Pointwise activations: ReLU, and ScaledTanh that maps activations to pixel values in [0, 255].
+#include <string>
+
+#include "perceptual/core/concepts.hpp"
+
+namespace perceptual::layers {
+
+struct ReLU {
+  static constexpr int in_channels = any_channels;
+  static constexpr int out_channels = any_channels;
+  static constexpr Size2 output_size(Size2 s) { return s; }
+  static std::string name() { return "ReLU"; }
+
+  template <class B, class T>
+  class impl : public ModuleBase<B, T> {
+   public:
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      y_ = relu_forward(x);
+      return y_;
+    }
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      require_forward(y_, name());
+      return relu_backward(y_, dy);
+    }
+
+   private:
+    Tensor<T, B> y_;
+  };
+};
+
+// y = clamp(Scale * tanh(x) + Offset, 0, 255). The default fills [0, 255] exactly (Johnson et
+// al.'s output layer); ScaledTanh<150.0> is the lengstrom/fast-style-transfer variant.
+template <double Scale = 127.5, double Offset = 127.5>
+struct ScaledTanh {
+  static_assert(Scale > 0, "ScaledTanh: the scale must be positive.");
+  static constexpr int in_channels = any_channels;
+  static constexpr int out_channels = any_channels;
+  static constexpr Size2 output_size(Size2 s) { return s; }
+  static std::string name() { return "ScaledTanh<" + std::to_string(Scale) + "," + std::to_string(Offset) + ">"; }
+
+  template <class B, class T>
+  class impl : public ModuleBase<B, T> {
+   public:
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      x_ = x;
+      return scaled_tanh_forward(x, T(Scale), T(Offset), T(0), T(255));
+    }
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      require_forward(x_, name());
+      return scaled_tanh_backward(x_, dy, T(Scale), T(Offset), T(0), T(255));
+    }
+
+   private:
+    Tensor<T, B> x_;
+  };
+};
+
+}  // namespace perceptual::layers

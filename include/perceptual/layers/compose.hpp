@@ -1,0 +1,272 @@
+#pragma once
+// Compile-time composition: Sequential<L...>, Residual<L...> (x + body(x)), Repeat<N, L> and
+// Named<"conv1_1", L>. A composition is itself a layer; channel mismatches between neighbours
+// are compile errors.
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "perceptual/core/concepts.hpp"
+
+namespace perceptual::layers {
+
+namespace detail {
+
+// The channel count after `layer` when `carried` channels come in (any_channels passes through).
+constexpr int channels_after(int carried, int layer_out) {
+  return layer_out == any_channels ? carried : layer_out;
+}
+
+// Instantiated for each neighbouring pair, so that a failure names both layers.
+template <class Prev, int Carried, class Next>
+struct chain_fits {
+  static_assert(Carried == any_channels || Next::in_channels == any_channels || Carried == Next::in_channels,
+                "Sequential: a layer's in_channels must equal the previous layer's out_channels.");
+  static constexpr int out = channels_after(Carried, Next::out_channels);
+};
+
+template <class Prev, int Carried, class... Ls>
+struct chain;
+
+template <class Prev, int Carried>
+struct chain<Prev, Carried> {
+  static constexpr int out = Carried;
+};
+
+template <class Prev, int Carried, class L, class... Rest>
+struct chain<Prev, Carried, L, Rest...> {
+  static constexpr int out = chain<L, chain_fits<Prev, Carried, L>::out, Rest...>::out;
+};
+
+template <class... Ls>
+constexpr int first_concrete_in() {
+  int result = any_channels;
+  ((result == any_channels ? (void)(result = Ls::in_channels) : (void)0), ...);
+  return result;
+}
+
+template <class... Ls>
+std::string join_names() {
+  std::string s;
+  ((s += (s.empty() ? "" : ", ") + Ls::name()), ...);
+  return s;
+}
+
+template <std::size_t N>
+struct FixedString {
+  char text[N]{};
+  constexpr FixedString(const char (&s)[N]) { std::copy_n(s, N, text); }
+  std::string str() const { return text; }
+};
+
+template <class L>
+struct is_named : std::false_type {};
+
+// Appends `module`'s parameters to `out`, each name behind `prefix`.
+template <class T, class B, class M>
+void append_parameters(Parameters<T, B>& out, M& module, const std::string& prefix) {
+  for (auto p : module.parameters()) {
+    p.name = prefix + p.name;
+    out.push_back(std::move(p));
+  }
+}
+
+}  // namespace detail
+
+template <class... Ls>
+struct Sequential {
+  static_assert(sizeof...(Ls) > 0, "Sequential: give it at least one layer.");
+  static_assert((concepts::layer<Ls> && ...), "Sequential: every element must satisfy concepts::layer.");
+
+  static constexpr int in_channels = detail::first_concrete_in<Ls...>();
+  static constexpr int out_channels = detail::chain<void, any_channels, Ls...>::out;
+
+  static constexpr Size2 output_size(Size2 s) {
+    ((s = Ls::output_size(s)), ...);
+    return s;
+  }
+  static std::string name() { return "Sequential<" + detail::join_names<Ls...>() + ">"; }
+
+  template <class B, class T>
+  class impl {
+   public:
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      return std::apply([&](auto&... m) { return run_forward(x, m...); }, modules_);
+    }
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      return std::apply([&](auto&... m) { return run_backward(dy, m...); }, modules_);
+    }
+    Parameters<T, B> parameters() {
+      Parameters<T, B> out;
+      for_each_indexed([&](auto& m, std::size_t i, auto tag) {
+        using L = typename decltype(tag)::type;
+        detail::append_parameters(out, m, detail::is_named<L>::value ? "" : std::to_string(i) + ".");
+      });
+      return out;
+    }
+    void train() {
+      for_each([](auto& m) { m.train(); });
+    }
+    void eval() {
+      for_each([](auto& m) { m.eval(); });
+    }
+    void set_trainable(bool t) {
+      for_each([&](auto& m) { m.set_trainable(t); });
+    }
+
+    template <std::size_t I>
+    auto& get() {
+      return std::get<I>(modules_);
+    }
+
+   private:
+    template <class M, class... Ms>
+    static Tensor<T, B> run_forward(const Tensor<T, B>& x, M& m, Ms&... rest) {
+      if constexpr (sizeof...(Ms) == 0)
+        return m.forward(x);
+      else
+        return run_forward(m.forward(x), rest...);
+    }
+    template <class M, class... Ms>
+    static Tensor<T, B> run_backward(const Tensor<T, B>& dy, M& m, Ms&... rest) {
+      if constexpr (sizeof...(Ms) == 0)
+        return m.backward(dy);
+      else
+        return m.backward(run_backward(dy, rest...));
+    }
+    template <class F>
+    void for_each(F&& f) {
+      std::apply([&](auto&... m) { (f(m), ...); }, modules_);
+    }
+    template <class F>
+    void for_each_indexed(F&& f) {
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (f(std::get<I>(modules_), I, std::type_identity<Ls>{}), ...);
+      }
+      (std::index_sequence_for<Ls...>{});
+    }
+
+    std::tuple<typename Ls::template impl<B, T>...> modules_;
+  };
+};
+
+// x + body(x): the body must keep the channel count and the spatial size.
+template <class... Ls>
+struct Residual {
+  using Body = Sequential<Ls...>;
+  static_assert(Body::in_channels == Body::out_channels,
+                "Residual: the body's out_channels must equal its in_channels, to add the input back.");
+
+  static constexpr int in_channels = Body::in_channels;
+  static constexpr int out_channels = Body::out_channels;
+
+  static constexpr Size2 output_size(Size2 s) {
+    if (Body::output_size(s) != s) throw ShapeError("Residual: the body must keep the spatial size");
+    return s;
+  }
+  static std::string name() { return "Residual<" + detail::join_names<Ls...>() + ">"; }
+
+  template <class B, class T>
+  class impl {
+   public:
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      Tensor<T, B> y = body_.forward(x);
+      require_same_shape(x, y, name());
+      axpy(y, T(1), x);
+      return y;
+    }
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      Tensor<T, B> dx = body_.backward(dy);
+      axpy(dx, T(1), dy);
+      return dx;
+    }
+    Parameters<T, B> parameters() { return body_.parameters(); }
+    void train() { body_.train(); }
+    void eval() { body_.eval(); }
+    void set_trainable(bool t) { body_.set_trainable(t); }
+
+   private:
+    typename Body::template impl<B, T> body_;
+  };
+};
+
+// N copies of L in sequence, each with its own parameters ("0.", "1.", ...).
+template <int N, class L>
+struct Repeat {
+  static_assert(N > 0, "Repeat: the count must be positive.");
+  static_assert(concepts::layer<L>, "Repeat: the element must satisfy concepts::layer.");
+  static_assert(N == 1 || L::in_channels == any_channels || L::out_channels == any_channels ||
+                    L::in_channels == L::out_channels,
+                "Repeat: a repeated layer's out_channels must equal its in_channels.");
+
+  static constexpr int in_channels = L::in_channels;
+  static constexpr int out_channels = L::out_channels;
+
+  static constexpr Size2 output_size(Size2 s) {
+    for (int i = 0; i < N; ++i) s = L::output_size(s);
+    return s;
+  }
+  static std::string name() { return "Repeat<" + std::to_string(N) + ", " + L::name() + ">"; }
+
+  template <class B, class T>
+  class impl {
+   public:
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      Tensor<T, B> y = modules_[0].forward(x);
+      for (int i = 1; i < N; ++i) y = modules_[i].forward(y);
+      return y;
+    }
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      Tensor<T, B> dx = modules_[N - 1].backward(dy);
+      for (int i = N - 2; i >= 0; --i) dx = modules_[i].backward(dx);
+      return dx;
+    }
+    Parameters<T, B> parameters() {
+      Parameters<T, B> out;
+      for (int i = 0; i < N; ++i) detail::append_parameters(out, modules_[i], std::to_string(i) + ".");
+      return out;
+    }
+    void train() {
+      for (auto& m : modules_) m.train();
+    }
+    void eval() {
+      for (auto& m : modules_) m.eval();
+    }
+    void set_trainable(bool t) {
+      for (auto& m : modules_) m.set_trainable(t);
+    }
+
+   private:
+    std::array<typename L::template impl<B, T>, N> modules_;
+  };
+};
+
+// L under a name, so that its parameters are "name.weight" rather than "3.weight".
+template <detail::FixedString Name, class L>
+struct Named {
+  static_assert(concepts::layer<L>, "Named: the element must satisfy concepts::layer.");
+  static constexpr int in_channels = L::in_channels;
+  static constexpr int out_channels = L::out_channels;
+  static constexpr Size2 output_size(Size2 s) { return L::output_size(s); }
+  static std::string name() { return Name.str() + ":" + L::name(); }
+
+  template <class B, class T>
+  class impl : public L::template impl<B, T> {
+   public:
+    Parameters<T, B> parameters() {
+      Parameters<T, B> out;
+      detail::append_parameters(out, static_cast<typename L::template impl<B, T>&>(*this), Name.str() + ".");
+      return out;
+    }
+  };
+};
+
+namespace detail {
+template <FixedString Name, class L>
+struct is_named<Named<Name, L>> : std::true_type {};
+}  // namespace detail
+
+}  // namespace perceptual::layers
