@@ -56,7 +56,8 @@ void check_gradients(Shape4 input_shape, const GradcheckOptions& o = {}) {
 
   Model<Net, Cpu, double> model;
   if (!o.train_mode) model.eval();
-  for (auto& p : model.parameters()) randomize(*p.value, rng, o.param_lo, o.param_hi);
+  for (auto& p : model.parameters())
+    if (p.learnable()) randomize(*p.value, rng, o.param_lo, o.param_hi);
 
   std::vector<double> x = random_tensor<double>(input_shape, rng, o.input_lo, o.input_hi).to_host();
   const Tensor y0 = model.forward(Tensor::from_host(input_shape, x));
@@ -72,6 +73,7 @@ void check_gradients(Shape4 input_shape, const GradcheckOptions& o = {}) {
   compare_entries("dL/dx", x, dx, loss, rng, o);
 
   for (auto& p : model.parameters()) {
+    if (!p.learnable()) continue;
     const std::vector<double> grad = p.grad->to_host();
     std::vector<double> values = p.value->to_host();
     const Shape4 shape = p.value->shape();

@@ -18,6 +18,8 @@
 //   parameters()    named (value, grad) pairs, names as in weight files ("weight", "0.bias").
 //   train(), eval() the mode (batch norm: batch or running statistics).
 //   set_trainable(b) false: backward computes no parameter gradients (a frozen loss network).
+//   initialize(rng) optional: draws the initial parameters (modules without it need none, or set
+//                   them in their constructor); compositions forward it to their elements.
 //
 // Backend operations are free functions in the backend's namespace, found by argument-dependent
 // lookup on Tensor<Scalar, Backend>; so the same layer code compiles for every backend.
@@ -89,6 +91,12 @@ class ModuleBase {
   bool training_ = true;
   bool trainable_ = true;
 };
+
+// Calls module.initialize(rng) where the module has one.
+template <class M, class Rng>
+void initialize_if_any(M& module, Rng& rng) {
+  if constexpr (requires { module.initialize(rng); }) module.initialize(rng);
+}
 
 // Throws Error unless a forward pass came before a backward pass.
 template <class T, class B>

@@ -1,5 +1,7 @@
 #pragma once
 // Model<Net, Backend, Scalar>: a layer type bound to a backend and scalar, owning its parameters.
+#include <cstdint>
+#include <random>
 #include <string>
 
 #include "perceptual/core/concepts.hpp"
@@ -29,7 +31,14 @@ class Model {
     return *this;
   }
   void zero_grad() {
-    for (auto& p : parameters()) fill(*p.grad, Scalar(0));
+    for (auto& p : parameters())
+      if (p.learnable()) fill(*p.grad, Scalar(0));
+  }
+  // Draws every layer's initial parameters from one seed (reproducible).
+  Model& initialize(std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    initialize_if_any(module_, rng);
+    return *this;
   }
 
   static constexpr Size2 output_size(Size2 s) { return Net::output_size(s); }

@@ -73,12 +73,14 @@ class Tensor {
   buffer_type buffer_{Shape4{}};
 };
 
-// A parameter and its gradient, as a layer exposes them for optimisers and weight files.
+// A parameter and its gradient, as a layer exposes them for optimisers and weight files. A
+// state tensor that is saved but not learned (batch norm's running statistics) has grad nullptr.
 template <class T, class Backend>
 struct Parameter {
   std::string name;
   Tensor<T, Backend>* value;
   Tensor<T, Backend>* grad;
+  bool learnable() const { return grad != nullptr; }
 };
 
 template <class T, class Backend>

@@ -116,6 +116,10 @@ struct Sequential {
     void set_trainable(bool t) {
       for_each([&](auto& m) { m.set_trainable(t); });
     }
+    template <class Rng>
+    void initialize(Rng& rng) {
+      for_each([&](auto& m) { initialize_if_any(m, rng); });
+    }
 
     template <std::size_t I>
     auto& get() {
@@ -187,6 +191,10 @@ struct Residual {
     void train() { body_.train(); }
     void eval() { body_.eval(); }
     void set_trainable(bool t) { body_.set_trainable(t); }
+    template <class Rng>
+    void initialize(Rng& rng) {
+      initialize_if_any(body_, rng);
+    }
 
    private:
     typename Body::template impl<B, T> body_;
@@ -237,6 +245,10 @@ struct Repeat {
     }
     void set_trainable(bool t) {
       for (auto& m : modules_) m.set_trainable(t);
+    }
+    template <class Rng>
+    void initialize(Rng& rng) {
+      for (auto& m : modules_) initialize_if_any(m, rng);
     }
 
    private:
