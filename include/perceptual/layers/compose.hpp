@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -60,6 +61,7 @@ struct FixedString {
   char text[N]{};
   constexpr FixedString(const char (&s)[N]) { std::copy_n(s, N, text); }
   std::string str() const { return text; }
+  constexpr std::string_view view() const { return {text, N - 1}; }
 };
 
 template <class L>

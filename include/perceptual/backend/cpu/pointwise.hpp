@@ -1,6 +1,8 @@
 #pragma once
 // Element-wise operations and reductions shared by layers, losses and optimisers (CPU).
 #include <cstddef>
+#include <string>
+#include <vector>
 
 #include "perceptual/backend/cpu/tensor.hpp"
 
@@ -32,6 +34,22 @@ Tensor<T, Cpu> add(const Tensor<T, Cpu>& a, const Tensor<T, Cpu>& b) {
   Tensor<T, Cpu> out(a.shape());
   out.buffer().xt() = a.buffer().xt() + b.buffer().xt();
   return out;
+}
+
+// y[n, c] = x[n, c] * scale[c] + shift[c]: per-channel normalisation with fixed statistics.
+template <class T>
+Tensor<T, Cpu> channel_affine(const Tensor<T, Cpu>& x, const std::vector<T>& scale, const std::vector<T>& shift) {
+  if (scale.size() != static_cast<std::size_t>(x.c()) || shift.size() != scale.size())
+    throw ShapeError("channel_affine: input " + to_string(x.shape()) + ", " + std::to_string(scale.size()) +
+                     " scales and " + std::to_string(shift.size()) + " shifts");
+  Tensor<T, Cpu> y(x.shape());
+  const std::size_t plane = x.shape().plane();
+  const T* px = x.data();
+  T* py = y.data();
+  for (int n = 0; n < x.n(); ++n)
+    for (int c = 0; c < x.c(); ++c, px += plane, py += plane)
+      for (std::size_t i = 0; i < plane; ++i) py[i] = px[i] * scale[c] + shift[c];
+  return y;
 }
 
 // Sum of all elements, accumulated in double.

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project builds with, when run as root; otherwise names the
+# missing ones in one message. --with-python adds PyTorch (CPU), used only to test
+# scripts/convert_vgg.py and as the CPU reference in benchmarks; the library never needs it.
+set -euo pipefail
+
+packages=(cmake g++ make libxtensor-dev doctest-dev libstb-dev libopenblas-dev nlohmann-json3-dev libcli11-dev)
+for arg in "$@"; do
+  case "$arg" in
+    --with-python) packages+=(python3 python3-numpy python3-torch python3-torchvision) ;;
+    -h | --help)
+      echo "usage: scripts/install_deps.sh [--with-python]"
+      echo "Installs (as root) or lists the missing Debian packages: ${packages[*]}"
+      exit 0 ;;
+    *) echo "install_deps.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "perceptual: missing Debian packages: ${missing[*]}" >&2
+  echo "Install them with: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "perceptual: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
