@@ -1,0 +1,212 @@
+#pragma once
+// Normalisation layers: InstanceNorm<C> (Ulyanov et al., the style networks' choice) and
+// BatchNorm<C> (Johnson et al.'s original transform net), with options Eps<value>,
+// Momentum<value> (BatchNorm) and NoAffine.
+#include <sstream>
+#include <string>
+#include <type_traits>
+
+#include "perceptual/core/concepts.hpp"
+
+namespace perceptual::layers {
+
+namespace detail {
+
+// "0.001" rather than std::to_string's "0.001000", for names such as "Eps<0.001>".
+inline std::string norm_option_number(double value) {
+  std::ostringstream s;
+  s << value;
+  return s.str();
+}
+
+}  // namespace detail
+
+// Option: the epsilon added to the variance. The default, 1e-5, is PyTorch's; networks trained
+// in TensorFlow (lengstrom/fast-style-transfer) need Eps<1e-3>.
+template <double Value>
+struct Eps {
+  static_assert(Value > 0, "Eps: the epsilon must be positive.");
+  static constexpr double value = Value;
+  static std::string name() { return "Eps<" + detail::norm_option_number(Value) + ">"; }
+};
+
+// Option: how far one training step moves BatchNorm's running statistics (default 0.1, PyTorch's).
+template <double Value>
+struct Momentum {
+  static_assert(Value >= 0 && Value <= 1, "Momentum: the momentum must lie in [0, 1].");
+  static constexpr double value = Value;
+  static std::string name() { return "Momentum<" + detail::norm_option_number(Value) + ">"; }
+};
+
+// Option: no learned scale and shift (PyTorch's affine=False); the layer has no parameters.
+struct NoAffine {
+  static std::string name() { return "NoAffine"; }
+};
+
+namespace detail {
+
+template <class O>
+inline constexpr bool is_eps_option = false;
+template <double V>
+inline constexpr bool is_eps_option<Eps<V>> = true;
+template <class O>
+inline constexpr bool is_momentum_option = false;
+template <double V>
+inline constexpr bool is_momentum_option<Momentum<V>> = true;
+
+template <class O>
+constexpr double eps_or(double fallback) {
+  if constexpr (is_eps_option<O>)
+    return O::value;
+  else
+    return fallback;
+}
+template <class O>
+constexpr double momentum_or(double fallback) {
+  if constexpr (is_momentum_option<O>)
+    return O::value;
+  else
+    return fallback;
+}
+
+// The options of a normalisation layer, each with its default when absent.
+template <class... Opts>
+struct NormOptions {
+  static_assert((int(is_eps_option<Opts>) + ... + 0) <= 1, "InstanceNorm/BatchNorm: give Eps at most once.");
+  static_assert((int(is_momentum_option<Opts>) + ... + 0) <= 1, "BatchNorm: give Momentum at most once.");
+
+  static constexpr bool affine = !(std::is_same_v<Opts, NoAffine> || ...);
+  static constexpr double eps = [] {
+    double e = 1e-5;
+    ((e = eps_or<Opts>(e)), ...);
+    return e;
+  }();
+  static constexpr double momentum = [] {
+    double m = 0.1;
+    ((m = momentum_or<Opts>(m)), ...);
+    return m;
+  }();
+
+  // "InstanceNorm<64,Eps<0.001>,NoAffine>": the channel count, then the options as given.
+  static std::string name(const char* layer, int channels) {
+    return layer + ("<" + std::to_string(channels)) + (("," + Opts::name()) + ... + std::string()) + ">";
+  }
+};
+
+}  // namespace detail
+
+// y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and biased variance of each
+// sample's channel over H and W: the same in training and evaluation.
+template <int C, class... Opts>
+struct InstanceNorm {
+  static_assert(C > 0, "InstanceNorm: the channel count must be positive.");
+  static_assert(((detail::is_eps_option<Opts> || std::is_same_v<Opts, NoAffine>)&&...),
+                "InstanceNorm: the options are Eps<value> and NoAffine.");
+  using options = detail::NormOptions<Opts...>;
+
+  static constexpr int in_channels = C;
+  static constexpr int out_channels = C;
+  static constexpr double eps = options::eps;
+  static constexpr bool affine = options::affine;
+  static constexpr Size2 output_size(Size2 s) { return s; }
+  static std::string name() { return options::name("InstanceNorm", C); }
+
+  template <class B, class T>
+  class impl : public ModuleBase<B, T> {
+   public:
+    impl() { fill(weight_, T(1)); }
+
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      require_channels(x, C, name());
+      x_ = x;
+      return instance_norm_forward(x, weight_, bias_, eps, mean_, inv_std_);
+    }
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      require_forward(x_, name());
+      require_same_shape(x_, dy, name());
+      const bool grads = affine && this->trainable();
+      return instance_norm_backward(x_, dy, weight_, mean_, inv_std_, grads ? &dweight_ : nullptr,
+                                    grads ? &dbias_ : nullptr);
+    }
+    Parameters<T, B> parameters() {
+      if constexpr (affine)
+        return {{"weight", &weight_, &dweight_}, {"bias", &bias_, &dbias_}};
+      else
+        return {};
+    }
+
+   private:
+    // Without affine, weight stays 1 and bias 0, so one kernel serves both.
+    Tensor<T, B> weight_{Shape4{1, C, 1, 1}}, bias_{Shape4{1, C, 1, 1}};
+    Tensor<T, B> dweight_{Shape4{1, C, 1, 1}}, dbias_{Shape4{1, C, 1, 1}};
+    Tensor<T, B> x_, mean_, inv_std_;  // saved by forward for backward
+  };
+};
+
+// Training: normalises with the batch's per-channel statistics over N, H and W (biased
+// variance) and moves running_mean and running_var towards them by the momentum (the unbiased
+// variance, as PyTorch). Evaluation: normalises with the running statistics.
+template <int C, class... Opts>
+struct BatchNorm {
+  static_assert(C > 0, "BatchNorm: the channel count must be positive.");
+  static_assert(((detail::is_eps_option<Opts> || detail::is_momentum_option<Opts> ||
+                  std::is_same_v<Opts, NoAffine>)&&...),
+                "BatchNorm: the options are Eps<value>, Momentum<value> and NoAffine.");
+  using options = detail::NormOptions<Opts...>;
+
+  static constexpr int in_channels = C;
+  static constexpr int out_channels = C;
+  static constexpr double eps = options::eps;
+  static constexpr double momentum = options::momentum;
+  static constexpr bool affine = options::affine;
+  static constexpr Size2 output_size(Size2 s) { return s; }
+  static std::string name() { return options::name("BatchNorm", C); }
+
+  template <class B, class T>
+  class impl : public ModuleBase<B, T> {
+   public:
+    impl() {
+      fill(weight_, T(1));
+      fill(running_var_, T(1));
+    }
+
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      require_channels(x, C, name());
+      x_ = x;
+      batch_statistics_ = this->training();
+      if (!batch_statistics_) return batch_norm_forward_inference(x, weight_, bias_, running_mean_, running_var_, eps);
+      if (x.n() * x.shape().plane() < 2)
+        throw ShapeError(name() + ": input " + to_string(x.shape()) +
+                         " has one value per channel; training needs more (or use eval())");
+      return batch_norm_forward_training(x, weight_, bias_, eps, momentum, running_mean_, running_var_, mean_,
+                                         inv_std_);
+    }
+    // Follows the mode of the forward pass before it.
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      require_forward(x_, name());
+      require_same_shape(x_, dy, name());
+      const bool grads = affine && this->trainable();
+      Tensor<T, B>* dweight = grads ? &dweight_ : nullptr;
+      Tensor<T, B>* dbias = grads ? &dbias_ : nullptr;
+      if (batch_statistics_) return batch_norm_backward(x_, dy, weight_, mean_, inv_std_, dweight, dbias);
+      return batch_norm_backward_inference(x_, dy, weight_, running_mean_, running_var_, eps, dweight, dbias);
+    }
+    // PyTorch's state-dict names; running statistics are state (grad nullptr), saved, not learned.
+    Parameters<T, B> parameters() {
+      Parameters<T, B> out;
+      if constexpr (affine) out = {{"weight", &weight_, &dweight_}, {"bias", &bias_, &dbias_}};
+      out.push_back({"running_mean", &running_mean_, nullptr});
+      out.push_back({"running_var", &running_var_, nullptr});
+      return out;
+    }
+
+   private:
+    Tensor<T, B> weight_{Shape4{1, C, 1, 1}}, bias_{Shape4{1, C, 1, 1}};
+    Tensor<T, B> dweight_{Shape4{1, C, 1, 1}}, dbias_{Shape4{1, C, 1, 1}};
+    Tensor<T, B> running_mean_{Shape4{1, C, 1, 1}}, running_var_{Shape4{1, C, 1, 1}};
+    Tensor<T, B> x_, mean_, inv_std_;  // saved by forward for backward
+    bool batch_statistics_ = true;
+  };
+};
+
+}  // namespace perceptual::layers
