@@ -1,0 +1,121 @@
+// GFLOP/s of the CPU convolution (im2col + GEMM) against the machine's own SGEMM rate, measured
+// in the same run: how much of the GEMM's speed survives im2col, col2im and the bias.
+// Layer: 3x3 conv, 128 -> 128 channels, zero pad 1, stride 1, with bias, on 1x128x64x64 floats.
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "perceptual/backend/cpu/conv.hpp"
+
+using namespace perceptual;
+using namespace perceptual::cpu;
+
+namespace {
+
+constexpr int n = 1, c = 128, o = 128, k = 3, h = 64, w = 64;
+
+// Median wall time in seconds of `reps` runs of f, after two runs that warm caches and threads.
+double median_seconds(int reps, const std::function<void()>& f) {
+  f();
+  f();
+  std::vector<double> t(reps);
+  for (auto& s : t) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
+  return t[reps / 2];
+}
+
+Tensor<float, Cpu> random_tensor(Shape4 shape, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> v(shape.size());
+  for (auto& e : v) e = dist(rng);
+  return Tensor<float, Cpu>::from_host(shape, v);
+}
+
+struct Row {
+  std::string name;
+  double flops, seconds;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 20;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf(
+          "usage: %s [--reps N]\n"
+          "GFLOP/s of a 3x3 128->128 convolution (zero pad 1, stride 1, bias) on a 1x128x64x64 float input,\n"
+          "forward, backward-data and backward-filter, next to this machine's SGEMM rate (1024^3 and the\n"
+          "conv-shaped 128x4096x1152). Each figure is the median of N timed runs (default 20) after 2 warm-ups.\n",
+          argv[0]);
+      return 0;
+    }
+    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
+      reps = std::atoi(argv[++i]);
+      if (reps < 1) {
+        std::fprintf(stderr, "%s: --reps must be a positive integer\n", argv[0]);
+        return 2;
+      }
+      continue;
+    }
+    std::fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
+    return 2;
+  }
+
+  std::mt19937 rng(42);
+  const auto x = random_tensor({n, c, h, w}, rng);
+  const auto weight = random_tensor({o, c, k, k}, rng);
+  const auto bias = random_tensor({1, o, 1, 1}, rng);
+  const auto dy = random_tensor({n, o, h, w}, rng);
+  const double conv_flops = 2.0 * n * o * c * k * k * h * w;
+
+  std::vector<Row> rows;
+  {
+    const int m = 1024;
+    std::vector<float> a(m * m, 1.0f), b(m * m, 0.5f), out(m * m);
+    rows.push_back({"sgemm 1024x1024x1024", 2.0 * m * m * m, median_seconds(reps, [&] {
+                      gemm(false, false, m, m, m, 1.0f, a.data(), m, b.data(), m, 0.0f, out.data(), m);
+                    })});
+  }
+  {
+    // The forward pass's GEMM alone: weight (o x c*k*k) times the im2col matrix (c*k*k x h*w).
+    const int kk = c * k * k, cols = h * w;
+    std::vector<float> col(static_cast<std::size_t>(kk) * cols, 0.25f), out(static_cast<std::size_t>(o) * cols);
+    rows.push_back({"sgemm 128x4096x1152 (conv)", 2.0 * o * cols * kk, median_seconds(reps, [&] {
+                      gemm(false, false, o, cols, kk, 1.0f, weight.data(), kk, col.data(), cols, 0.0f, out.data(),
+                           cols);
+                    })});
+  }
+  rows.push_back({"conv forward (+bias)", conv_flops, median_seconds(reps, [&] {
+                    auto y = conv2d_forward(x, weight, 1, 1, 1, h, w);
+                    add_bias(y, bias);
+                  })});
+  rows.push_back({"conv backward-data", conv_flops,
+                  median_seconds(reps, [&] { conv2d_backward_data(dy, weight, 1, 1, 1, h, w); })});
+  rows.push_back({"conv backward-filter (+bias)", conv_flops, median_seconds(reps, [&] {
+                    conv2d_backward_filter(x, dy, 1, 1, 1, k);
+                    bias_backward(dy);
+                  })});
+
+  const double peak = rows[0].flops / rows[0].seconds;
+  std::printf("3x3 conv 128->128, input %dx%dx%dx%d float, OpenBLAS threads %d, median of %d\n\n", n, c, h, w,
+              openblas_get_num_threads(), reps);
+  std::printf("%-30s %10s %10s %14s\n", "operation", "ms", "GFLOP/s", "of sgemm 1024");
+  for (const Row& r : rows) {
+    const double rate = r.flops / r.seconds;
+    std::printf("%-30s %10.3f %10.1f %13.0f%%\n", r.name.c_str(), r.seconds * 1e3, rate * 1e-9, 100 * rate / peak);
+  }
+  return 0;
+}

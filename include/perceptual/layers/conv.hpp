@@ -1,0 +1,239 @@
+#pragma once
+// Conv2d<In, Out, K, Opts...> and its adjoint ConvTranspose2d<In, Out, K, Opts...> (fractionally
+// strided, output exactly Stride x input). Options: Stride<S>, a padding mode (Zero, Reflect, Same,
+// Valid; the transpose takes Zero or Same), NoBias; see options.hpp.
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "perceptual/core/concepts.hpp"
+#include "perceptual/layers/options.hpp"
+
+namespace perceptual::layers {
+
+namespace detail {
+
+// How one spatial axis is convolved: output size, zeros before the first tap (the output size
+// fixes those after), and reflected pixels on each side (Reflect only; then padding is 0).
+struct ConvAxis {
+  bool ok;
+  int out;
+  int pad_before;
+  int reflect;
+};
+
+template <class Padding>
+constexpr ConvAxis conv_axis(int in, int k, int s) {
+  if (in < 1) return {false, 0, 0, 0};
+  if constexpr (std::same_as<Padding, Same>) {
+    const int out = (in + s - 1) / s;
+    const int pad_total = std::max((out - 1) * s + k - in, 0);
+    return {true, out, pad_total / 2, 0};
+  } else if constexpr (std::same_as<Padding, Valid>) {
+    return {in >= k, in >= k ? (in - k) / s + 1 : 0, 0, 0};
+  } else {
+    const int p = (k - 1) / 2;
+    const bool ok = in + 2 * p >= k && (std::same_as<Padding, Zero> || p < in);
+    const int out = ok ? (in + 2 * p - k) / s + 1 : 0;
+    if constexpr (std::same_as<Padding, Reflect>) return {ok, out, 0, p};
+    return {ok, out, p, 0};
+  }
+}
+
+// The transpose reads the conv backwards: out = s * in, and pad_before is where the adjoint
+// convolution on that output starts. Zero: PyTorch's padding=(K-1)/2, output_padding=S-1.
+// Same: TensorFlow's conv2d_transpose, the adjoint of a SAME conv on the s*in-sized output.
+template <class Padding>
+constexpr ConvAxis conv_transpose_axis(int in, int k, int s) {
+  if (in < 1) return {false, 0, 0, 0};
+  const int pad_before = std::same_as<Padding, Same> ? std::max(k - s, 0) / 2 : (k - 1) / 2;
+  return {true, s * in, pad_before, 0};
+}
+
+struct ConvPlan {
+  Size2 out;
+  int pad_top, pad_left, reflect;
+};
+
+// PyTorch's default: kaiming_uniform(a = sqrt(5)) for the weight and the same bound for the
+// bias, both uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+template <class T, class B, class Rng>
+void conv_uniform_init(Tensor<T, B>& t, Rng& rng, int fan_in) {
+  const double bound = 1 / std::sqrt(static_cast<double>(fan_in));
+  std::uniform_real_distribution<double> dist(-bound, bound);
+  std::vector<T> values(t.size());
+  for (auto& v : values) v = static_cast<T>(dist(rng));
+  t = Tensor<T, B>::from_host(t.shape(), values);
+}
+
+// Throws ShapeError unless dy has the shape the forward pass produced.
+template <class T, class B>
+void require_gradient_shape(const Tensor<T, B>& dy, Shape4 expected, const std::string& where) {
+  if (dy.shape() != expected)
+    throw ShapeError(where + ": gradient " + to_string(dy.shape()) + ", expected " + to_string(expected));
+}
+
+}  // namespace detail
+
+template <int In, int Out, int K, class... Opts>
+struct Conv2d {
+  static_assert(In > 0 && Out > 0, "Conv2d: the channel counts must be positive.");
+  static_assert(K > 0, "Conv2d: the kernel size must be positive.");
+  using options = OptionSet<Opts...>;
+  using padding = typename options::template padding<Zero>;
+
+  static constexpr int in_channels = In;
+  static constexpr int out_channels = Out;
+  static constexpr int kernel_size = K;
+  static constexpr int stride = options::stride;
+  static constexpr bool has_bias = options::bias;
+
+  static std::string name() {
+    return "Conv2d<" + std::to_string(In) + "," + std::to_string(Out) + "," + std::to_string(K) + options::names() +
+           ">";
+  }
+
+  // Throws ShapeError for inputs too small for the kernel or the reflection (a compile error in
+  // a constant expression).
+  static constexpr detail::ConvPlan plan(Size2 in) {
+    const detail::ConvAxis y = detail::conv_axis<padding>(in.h, K, stride);
+    const detail::ConvAxis x = detail::conv_axis<padding>(in.w, K, stride);
+    if (!y.ok || !x.ok)
+      throw ShapeError(name() + ": input " + to_string(in) + " is too small" +
+                       (std::same_as<padding, Reflect>
+                            ? " (reflection padding " + std::to_string((K - 1) / 2) + " must be smaller than the size)"
+                            : " (the output would be empty)"));
+    return {{y.out, x.out}, y.pad_before, x.pad_before, y.reflect};
+  }
+  static constexpr Size2 output_size(Size2 in) { return plan(in).out; }
+
+  template <class B, class T>
+  class impl : public ModuleBase<B, T> {
+   public:
+    impl() : weight_({Out, In, K, K}), weight_grad_({Out, In, K, K}) {
+      if constexpr (has_bias) bias_ = bias_grad_ = Tensor<T, B>({1, Out, 1, 1});
+    }
+
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      require_channels(x, In, name());
+      plan_ = plan(x.shape().spatial());
+      const int r = plan_.reflect;
+      x_ = r > 0 ? reflect_pad(x, r, r, r, r) : x;  // the padded input is what the filter gradient reads
+      Tensor<T, B> y = conv2d_forward(x_, weight_, stride, plan_.pad_top, plan_.pad_left, plan_.out.h, plan_.out.w);
+      if constexpr (has_bias) add_bias(y, bias_);
+      return y;
+    }
+
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      require_forward(x_, name());
+      detail::require_gradient_shape(dy, {x_.n(), Out, plan_.out.h, plan_.out.w}, name());
+      if (this->trainable()) {
+        axpy(weight_grad_, T(1), conv2d_backward_filter(x_, dy, stride, plan_.pad_top, plan_.pad_left, K));
+        if constexpr (has_bias) axpy(bias_grad_, T(1), bias_backward(dy));
+      }
+      Tensor<T, B> dx = conv2d_backward_data(dy, weight_, stride, plan_.pad_top, plan_.pad_left, x_.h(), x_.w());
+      const int r = plan_.reflect;
+      return r > 0 ? reflect_pad_backward(dx, r, r, r, r) : dx;
+    }
+
+    Parameters<T, B> parameters() {
+      Parameters<T, B> p{{"weight", &weight_, &weight_grad_}};
+      if constexpr (has_bias) p.push_back({"bias", &bias_, &bias_grad_});
+      return p;
+    }
+
+    template <class Rng>
+    void initialize(Rng& rng) {
+      detail::conv_uniform_init(weight_, rng, In * K * K);
+      if constexpr (has_bias) detail::conv_uniform_init(bias_, rng, In * K * K);
+    }
+
+   private:
+    Tensor<T, B> weight_, weight_grad_, bias_, bias_grad_;
+    Tensor<T, B> x_;  // the forward input, reflection-padded where the layer reflects
+    detail::ConvPlan plan_{};
+  };
+};
+
+template <int In, int Out, int K, class... Opts>
+struct ConvTranspose2d {
+  static_assert(In > 0 && Out > 0, "ConvTranspose2d: the channel counts must be positive.");
+  static_assert(K > 0, "ConvTranspose2d: the kernel size must be positive.");
+  using options = OptionSet<Opts...>;
+  using padding = typename options::template padding<Zero>;
+  static_assert(std::same_as<padding, Zero> || std::same_as<padding, Same>,
+                "ConvTranspose2d: the padding mode must be Zero (PyTorch's alignment) or Same (TensorFlow's); "
+                "its output is always Stride times its input.");
+
+  static constexpr int in_channels = In;
+  static constexpr int out_channels = Out;
+  static constexpr int kernel_size = K;
+  static constexpr int stride = options::stride;
+  static constexpr bool has_bias = options::bias;
+
+  static std::string name() {
+    return "ConvTranspose2d<" + std::to_string(In) + "," + std::to_string(Out) + "," + std::to_string(K) +
+           options::names() + ">";
+  }
+
+  static constexpr detail::ConvPlan plan(Size2 in) {
+    const detail::ConvAxis y = detail::conv_transpose_axis<padding>(in.h, K, stride);
+    const detail::ConvAxis x = detail::conv_transpose_axis<padding>(in.w, K, stride);
+    if (!y.ok || !x.ok) throw ShapeError(name() + ": input " + to_string(in) + " is empty");
+    return {{y.out, x.out}, y.pad_before, x.pad_before, 0};
+  }
+  static constexpr Size2 output_size(Size2 in) { return plan(in).out; }
+
+  // The adjoint of a convolution Out -> In on the output: forward is that convolution's data
+  // gradient, backward its forward pass, and the filter gradient swaps the roles of x and dy.
+  template <class B, class T>
+  class impl : public ModuleBase<B, T> {
+   public:
+    impl() : weight_({In, Out, K, K}), weight_grad_({In, Out, K, K}) {
+      if constexpr (has_bias) bias_ = bias_grad_ = Tensor<T, B>({1, Out, 1, 1});
+    }
+
+    Tensor<T, B> forward(const Tensor<T, B>& x) {
+      require_channels(x, In, name());
+      plan_ = plan(x.shape().spatial());
+      x_ = x;
+      Tensor<T, B> y =
+          conv2d_backward_data(x, weight_, stride, plan_.pad_top, plan_.pad_left, plan_.out.h, plan_.out.w);
+      if constexpr (has_bias) add_bias(y, bias_);
+      return y;
+    }
+
+    Tensor<T, B> backward(const Tensor<T, B>& dy) {
+      require_forward(x_, name());
+      detail::require_gradient_shape(dy, {x_.n(), Out, plan_.out.h, plan_.out.w}, name());
+      if (this->trainable()) {
+        axpy(weight_grad_, T(1), conv2d_backward_filter(dy, x_, stride, plan_.pad_top, plan_.pad_left, K));
+        if constexpr (has_bias) axpy(bias_grad_, T(1), bias_backward(dy));
+      }
+      return conv2d_forward(dy, weight_, stride, plan_.pad_top, plan_.pad_left, x_.h(), x_.w());
+    }
+
+    Parameters<T, B> parameters() {
+      Parameters<T, B> p{{"weight", &weight_, &weight_grad_}};
+      if constexpr (has_bias) p.push_back({"bias", &bias_, &bias_grad_});
+      return p;
+    }
+
+    // PyTorch computes ConvTranspose2d's fan-in from the weight's second dimension: Out * K * K.
+    template <class Rng>
+    void initialize(Rng& rng) {
+      detail::conv_uniform_init(weight_, rng, Out * K * K);
+      if constexpr (has_bias) detail::conv_uniform_init(bias_, rng, Out * K * K);
+    }
+
+   private:
+    Tensor<T, B> weight_, weight_grad_, bias_, bias_grad_;
+    Tensor<T, B> x_;
+    detail::ConvPlan plan_{};
+  };
+};
+
+}  // namespace perceptual::layers
