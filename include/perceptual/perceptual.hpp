@@ -7,3 +7,6 @@
 #include "perceptual/core/shape.hpp"
 #include "perceptual/core/tensor.hpp"
 #include "perceptual/layers/layers.hpp"
+#include "perceptual/losses/losses.hpp"
+#include "perceptual/nets/vgg.hpp"
+#include "perceptual/optim/optim.hpp"
