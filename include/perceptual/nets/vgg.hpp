@@ -105,6 +105,7 @@ struct Vgg {
   template <class B, class T>
   class impl {
    public:
+    using net_type = Vgg;
     using TensorT = Tensor<T, B>;
     using Features = std::array<TensorT, num_taps>;
 

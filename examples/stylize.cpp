@@ -1,0 +1,182 @@
+// stylize: fast style transfer with a feed-forward network (Johnson et al. 2016): one forward pass
+// per image, at the image's own resolution. Takes lengstrom/fast-style-transfer checkpoints
+// (--preset engstrom) or our own StyleTransformNet (--preset johnson, from train_style).
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <perceptual/io/io.hpp>
+#include <perceptual/nets/engstrom.hpp>
+#include <perceptual/nets/transform.hpp>
+#include <perceptual/perceptual.hpp>
+#include <string>
+#include <vector>
+
+using namespace perceptual;
+using TensorF = Tensor<float, Cpu>;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Options {
+  std::string model, output_dir = ".", preset = "auto", suffix, format = "png";
+  std::vector<std::string> inputs;
+  bool preserve_colors = false;
+};
+
+struct Job {
+  fs::path path;
+  bool from_folder;  // unreadable files found in a folder are skipped, named ones are errors
+};
+
+bool is_image_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+std::vector<Job> collect(const std::vector<std::string>& inputs) {
+  std::vector<Job> jobs;
+  for (const auto& input : inputs) {
+    const fs::path p(input);
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<fs::path> found;
+      for (const auto& entry : fs::directory_iterator(p, ec))
+        if (entry.is_regular_file() && is_image_name(entry.path())) found.push_back(entry.path());
+      if (ec) throw FileError(input + ": cannot list the folder: " + ec.message());
+      std::sort(found.begin(), found.end());
+      if (found.empty()) std::fprintf(stderr, "stylize: %s: no .jpg, .png or .bmp files\n", input.c_str());
+      for (auto& f : found) jobs.push_back({std::move(f), true});
+    } else if (fs::exists(p, ec)) {
+      jobs.push_back({p, false});
+    } else {
+      throw FileError(input + ": no such file or folder");
+    }
+  }
+  return jobs;
+}
+
+// Which network a file holds: our files say so in metadata ("architecture"); the converted
+// lengstrom checkpoints carry "arch": "engstrom-tf" and, failing that, are known by their names.
+std::string detect_preset(const io::SafetensorsFile& file) {
+  const auto& meta = file.metadata();
+  if (const auto it = meta.find("architecture"); it != meta.end()) {
+    if (it->second == "johnson-style") return "johnson";
+    throw FileError(file.path().string() + ": architecture \"" + it->second +
+                    "\" is not a style network (expected johnson-style)");
+  }
+  if (const auto it = meta.find("arch"); it != meta.end() && it->second == "engstrom-tf") return "engstrom";
+  if (file.has("conv1.norm.scale")) return "engstrom";
+  if (file.has("conv1.norm.weight")) return "johnson";
+  throw FileError(file.path().string() +
+                  ": cannot tell the network from the file (no \"architecture\" metadata, no conv1.norm tensors); "
+                  "give --preset");
+}
+
+// Reflection-pads the bottom and right to multiples of `m` (the net's size then comes back unchanged).
+TensorF pad_to_multiple(const TensorF& x, int m) {
+  const int ph = (m - x.h() % m) % m, pw = (m - x.w() % m) % m;
+  if (ph == 0 && pw == 0) return x;
+  if (ph >= x.h() || pw >= x.w())
+    throw ShapeError("image " + to_string(x.shape().spatial()) + " is too small to pad to a multiple of " +
+                     std::to_string(m));
+  return reflect_pad(x, 0, ph, 0, pw);
+}
+
+TensorF crop(const TensorF& x, int h, int w) {
+  if (x.h() == h && x.w() == w) return x;
+  TensorF y({x.n(), x.c(), h, w});
+  for (int p = 0; p < x.n() * x.c(); ++p)
+    for (int i = 0; i < h; ++i)
+      std::copy_n(x.data() + (static_cast<std::size_t>(p) * x.h() + i) * x.w(), w,
+                  y.data() + (static_cast<std::size_t>(p) * h + i) * w);
+  return y;
+}
+
+// Luminance-only transfer (Gatys et al. 2016, "Preserving color"): the output's Y with the input's Cb, Cr.
+TensorF preserve_colors(const TensorF& stylized, const TensorF& content) {
+  TensorF y = io::rgb_to_ycbcr(stylized);
+  const TensorF c = io::rgb_to_ycbcr(content);
+  const std::size_t plane = y.shape().plane();
+  std::copy_n(c.data() + plane, 2 * plane, y.data() + plane);
+  TensorF rgb = io::ycbcr_to_rgb(y);
+  box_project(rgb, 0.0f, 255.0f);
+  return rgb;
+}
+
+template <class Net, class Load>
+int run(const Options& o, const io::SafetensorsFile& file, Load load) {
+  Model<Net, Cpu, float> net;
+  load(net, file);
+  net.eval();
+  const std::vector<Job> jobs = collect(o.inputs);
+  fs::create_directories(o.output_dir);
+  const std::string suffix = o.suffix.empty() ? "_" + fs::path(o.model).stem().string() : o.suffix;
+
+  int failures = 0, done = 0;
+  double total_seconds = 0;
+  for (const auto& job : jobs) {
+    const fs::path out = fs::path(o.output_dir) / (job.path.stem().string() + suffix + "." + o.format);
+    try {
+      const TensorF image = io::read_image<float>(job.path);
+      const auto start = std::chrono::steady_clock::now();
+      TensorF y = crop(net.forward(pad_to_multiple(image, nets::style_transform_multiple)), image.h(), image.w());
+      if (o.preserve_colors) y = preserve_colors(y, image);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      io::write_image(y, out);
+      total_seconds += seconds;
+      ++done;
+      std::fprintf(stderr, "stylize: %s (%dx%d) -> %s in %.2f s\n", job.path.string().c_str(), image.w(), image.h(),
+                   out.string().c_str(), seconds);
+    } catch (const Error& e) {
+      if (!job.from_folder) ++failures;
+      std::fprintf(stderr, "stylize: %s: %s\n", job.from_folder ? "skipped" : "error", e.what());
+    }
+  }
+  if (done > 1) std::fprintf(stderr, "stylize: %d images, %.2f s per image\n", done, total_seconds / done);
+  if (done == 0 && failures == 0) std::fprintf(stderr, "stylize: no images\n");
+  return failures > 0 || done == 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "Fast style transfer (Johnson et al. 2016): runs a trained style network over each image in one forward "
+      "pass, at the image's own size (reflection-padded to a multiple of 4, then cropped back). Writes "
+      "OUTPUT_DIR/<name><suffix>.<format>."};
+  app.add_option("--model,-m", o.model, "style network weights (safetensors)")->required()->check(CLI::ExistingFile);
+  app.add_option("inputs", o.inputs, "images (JPEG/PNG/BMP) and folders of images")->required();
+  app.add_option("--output-dir,-o", o.output_dir, "folder for the results (created if needed)")->capture_default_str();
+  app.add_option("--preset", o.preset,
+                 "network: engstrom (lengstrom/fast-style-transfer), johnson (our StyleTransformNet), or auto: "
+                 "from the file's metadata and tensor names")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "engstrom", "johnson"}));
+  app.add_option("--suffix", o.suffix, "added to each output's name (default: _<model name>)");
+  app.add_option("--format", o.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
+  app.add_flag("--preserve-colors", o.preserve_colors,
+               "keep the input's colours: the stylised luminance (Y) with the input's chroma (Cb, Cr)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const io::SafetensorsFile file(o.model);
+    const std::string preset = o.preset == "auto" ? detect_preset(file) : o.preset;
+    std::fprintf(stderr, "stylize: %s network from %s\n", preset.c_str(), o.model.c_str());
+    if (preset == "engstrom")
+      return run<nets::EngstromNet>(o, file, [](auto& net, const auto& f) { nets::load_engstrom(net, f); });
+    if (file.has("conv1.norm.running_mean"))  // trained with batch norm
+      return run<nets::StyleTransformNet<nets::BatchNormDefault>>(
+          o, file, [](auto& net, const auto& f) { io::load_parameters(net, f); });
+    return run<nets::StyleTransformNet<>>(o, file, [](auto& net, const auto& f) { io::load_parameters(net, f); });
+  } catch (const Error& e) {
+    std::fprintf(stderr, "stylize: error: %s\n", e.what());
+    return 1;
+  }
+}
