@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/random.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace perceptual;
 using namespace perceptual::io;
@@ -19,19 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("perceptual_image_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
+using testing::TempDir;
 
 Tensor<float, Cpu> random_pixels(Shape4 shape, std::mt19937_64& rng) {
   std::vector<float> v(shape.size());

@@ -13,6 +13,7 @@
 #include "perceptual/layers/activation.hpp"
 #include "perceptual/layers/compose.hpp"
 #include "support/random.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace perceptual;
 using namespace perceptual::io;
@@ -20,19 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("perceptual_parameters_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
+using testing::TempDir;
 
 // Stands in for a model: anything with parameters(). A conv's weight and bias (learnable) and a
 // norm's running mean (saved state, no gradient), shaped as our layers shape them.

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/random.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace perceptual;
 using namespace perceptual::io;
@@ -20,20 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system's temporary one, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("perceptual_safetensors_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
+using testing::TempDir;
 
 std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

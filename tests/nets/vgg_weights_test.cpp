@@ -10,6 +10,7 @@
 #include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/io/image.hpp"
 #include "support/random.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace perceptual;
 using namespace perceptual::nets;
@@ -20,10 +21,10 @@ namespace {
 const std::map<std::string, std::string> caffe_metadata{{"input_mean", "123.68,116.779,103.939"},
                                                         {"input_std", "1,1,1"}};
 
+const testing::TempDir scratch_dir;
+
 fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("perceptual_vgg_weights_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
+  return scratch_dir / name;
 }
 
 // A VGG-16 file up to relu2_2 (or relu1_2) with random weights.

@@ -2,6 +2,8 @@
 // reads what it writes with our SafetensorsFile.
 #include <doctest/doctest.h>
 
+#include "support/temp_dir.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -27,19 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("perceptual_convert_vgg_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
+using testing::TempDir;
 
 std::string quoted(const std::string& s) {
   std::string q = "'";
