@@ -9,6 +9,8 @@
 #include "perceptual/io/io.hpp"
 #include "perceptual/layers/layers.hpp"
 #include "perceptual/losses/losses.hpp"
+#include "perceptual/nets/engstrom.hpp"
+#include "perceptual/nets/transform.hpp"
 #include "perceptual/nets/vgg.hpp"
 #include "perceptual/nets/vgg_weights.hpp"
 #include "perceptual/optim/optim.hpp"
