@@ -1,0 +1,101 @@
+#pragma once
+// Pointwise activations on the GPU: ReLU and the scaled, clipped tanh that maps to pixel values,
+// as in backend/cpu/activation.hpp. Contains kernels: include from .cu files compiled by nvcc.
+#if !defined(__CUDACC__)
+#error "perceptual/backend/cuda/activation.hpp has CUDA kernels: include it from a .cu file compiled by nvcc"
+#endif
+#include <cstddef>
+
+#include "perceptual/backend/cuda/tensor.hpp"
+
+namespace perceptual::cuda {
+
+namespace detail {
+
+template <class T>
+__global__ void relu_forward_kernel(T* y, const T* x, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x)
+    y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+
+template <class T>
+__global__ void relu_backward_kernel(T* dx, const T* y, const T* dy, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x)
+    dx[i] = y[i] > T(0) ? dy[i] : T(0);
+}
+
+// std::clamp's order of comparisons, so ties resolve as on the CPU.
+template <class T>
+__device__ T clamp(T v, T lo, T hi) {
+  return v < lo ? lo : (hi < v ? hi : v);
+}
+
+template <class T>
+__global__ void scaled_tanh_forward_kernel(T* y, const T* x, std::size_t n, T scale, T offset, T lo, T hi) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x)
+    y[i] = clamp(scale * tanh(x[i]) + offset, lo, hi);
+}
+
+template <class T>
+__global__ void scaled_tanh_backward_kernel(T* dx, const T* x, const T* dy, std::size_t n, T scale, T offset, T lo,
+                                            T hi) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    const T t = tanh(x[i]);
+    const T v = scale * t + offset;
+    dx[i] = (v > lo && v < hi) ? dy[i] * scale * (T(1) - t * t) : T(0);
+  }
+}
+
+}  // namespace detail
+
+template <class T>
+Tensor<T, Cuda> relu_forward(const Tensor<T, Cuda>& x) {
+  Tensor<T, Cuda> y(x.shape());
+  if (y.empty()) return y;
+  detail::relu_forward_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
+      y.data(), x.data(), x.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return y;
+}
+
+// dL/dx from the forward output y: dy where y > 0.
+template <class T>
+Tensor<T, Cuda> relu_backward(const Tensor<T, Cuda>& y, const Tensor<T, Cuda>& dy) {
+  require_same_shape(y, dy, "ReLU backward");
+  Tensor<T, Cuda> dx(y.shape());
+  if (dx.empty()) return dx;
+  detail::relu_backward_kernel<<<detail::grid_blocks(y.size()), detail::block_threads, 0, context().stream()>>>(
+      dx.data(), y.data(), dy.data(), y.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return dx;
+}
+
+// y = clamp(scale * tanh(x) + offset, lo, hi)
+template <class T>
+Tensor<T, Cuda> scaled_tanh_forward(const Tensor<T, Cuda>& x, T scale, T offset, T lo, T hi) {
+  Tensor<T, Cuda> y(x.shape());
+  if (y.empty()) return y;
+  detail::scaled_tanh_forward_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
+      y.data(), x.data(), x.size(), scale, offset, lo, hi);
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return y;
+}
+
+// dL/dx from the forward input x: zero where the output was clipped.
+template <class T>
+Tensor<T, Cuda> scaled_tanh_backward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& dy, T scale, T offset, T lo,
+                                     T hi) {
+  require_same_shape(x, dy, "ScaledTanh backward");
+  Tensor<T, Cuda> dx(x.shape());
+  if (dx.empty()) return dx;
+  detail::scaled_tanh_backward_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
+      dx.data(), x.data(), dy.data(), x.size(), scale, offset, lo, hi);
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return dx;
+}
+
+}  // namespace perceptual::cuda

@@ -1,0 +1,69 @@
+// CPU/CUDA parity of the element-wise operations and reductions.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "cuda/support.hpp"
+
+using namespace perceptual;
+using testing::parity_tolerance;
+using testing::relative_error;
+using testing::to_cuda;
+
+namespace {
+
+struct Inputs {
+  std::uint64_t seed = testing::test_seed();
+  std::mt19937_64 rng{seed};
+  Shape4 shape{2, 3, 17, 13};
+  Tensor<float, Cpu> a = testing::random_tensor<float>(shape, rng);
+  Tensor<float, Cpu> b = testing::random_tensor<float>(shape, rng);
+};
+
+}  // namespace
+
+TEST_CASE("fill, scale and axpy match the CPU backend") {
+  PERCEPTUAL_REQUIRE_DEVICE();
+  Inputs in;
+  INFO("seed " << in.seed);
+  auto ca = to_cuda(in.a);
+  auto cb = to_cuda(in.b);
+  cpu::axpy(in.a, 0.75f, in.b);
+  cuda::axpy(ca, 0.75f, cb);
+  CHECK(relative_error(in.a, ca) < parity_tolerance);
+  cpu::scale(in.a, -1.5f);
+  cuda::scale(ca, -1.5f);
+  CHECK(relative_error(in.a, ca) < parity_tolerance);
+  cpu::fill(in.a, 2.5f);
+  cuda::fill(ca, 2.5f);
+  CHECK(relative_error(in.a, ca) == 0);
+}
+
+TEST_CASE("add and channel_affine match the CPU backend") {
+  PERCEPTUAL_REQUIRE_DEVICE();
+  Inputs in;
+  INFO("seed " << in.seed);
+  const auto ca = to_cuda(in.a), cb = to_cuda(in.b);
+  CHECK(relative_error(cpu::add(in.a, in.b), cuda::add(ca, cb)) < parity_tolerance);
+  const std::vector<float> scale{0.5f, -2.0f, 3.0f}, shift{1.0f, 0.0f, -0.25f};
+  CHECK(relative_error(cpu::channel_affine(in.a, scale, shift), cuda::channel_affine(ca, scale, shift)) <
+        parity_tolerance);
+  CHECK_THROWS_AS(cuda::channel_affine(ca, std::vector<float>{1.0f}, std::vector<float>{0.0f}), ShapeError);
+}
+
+TEST_CASE("sum and dot match the CPU backend, accumulated in double") {
+  PERCEPTUAL_REQUIRE_DEVICE();
+  Inputs in;
+  INFO("seed " << in.seed);
+  const auto ca = to_cuda(in.a), cb = to_cuda(in.b);
+  const double s = cpu::sum(in.a), d = cpu::dot(in.a, in.b);
+  CHECK(std::abs(cuda::sum(ca) - s) <= 1e-9 * (1 + std::abs(s)) * in.a.size());
+  CHECK(std::abs(cuda::dot(ca, cb) - d) <= 1e-9 * (1 + std::abs(d)) * in.a.size());
+  // Larger than one grid's worth of blocks, so the grid-stride loop is exercised.
+  std::mt19937_64 rng(in.seed + 1);
+  const auto big = testing::random_tensor<float>({4, 8, 256, 300}, rng);
+  const double big_sum = cpu::sum(big);
+  CHECK(std::abs(cuda::sum(to_cuda(big)) - big_sum) <= 1e-6 * (1 + std::abs(big_sum)));
+}
