@@ -98,10 +98,13 @@ int run(const Options& o) {
 
   // Targets: the content's features and the style's Gram matrices, computed once.
   const auto content_features = vgg.forward(content);
-  const auto style_features = vgg.forward(style);
-  std::vector<TensorF> style_list;
-  for (int t : style_taps) style_list.push_back(style_features[t]);
-  const auto style_target = losses::make_style_target(style_list);
+  losses::StyleTarget<float, Cpu> style_target;
+  if (o.style_weight > 0) {
+    const auto style_features = vgg.forward(style);
+    std::vector<TensorF> style_list;
+    for (int t : style_taps) style_list.push_back(style_features[t]);
+    style_target = losses::make_style_target(style_list);
+  }
   const std::vector<double> style_layer_weights(style_taps.size(), o.style_weight);
 
   Terms terms;
