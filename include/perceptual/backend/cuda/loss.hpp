@@ -1,0 +1,212 @@
+#pragma once
+// The kernels behind the losses on the GPU, with backend/cpu/loss.hpp's names and meaning: Gram
+// matrices through cuBLAS (strided-batched GEMM over the batch, on the backend's stream),
+// squared distances with a broadcast batch and squared total variation. Sums are accumulated in
+// double, one partial per block, added on the host in block order: deterministic. Includes
+// pointwise.hpp, whose scale() the style loss uses. Contains kernels: include from .cu files.
+#if !defined(__CUDACC__)
+#error "perceptual/backend/cuda/loss.hpp has CUDA kernels: include it from a .cu file compiled by nvcc"
+#endif
+#include <algorithm>
+#include <cstddef>
+#include <string>
+
+#include "perceptual/backend/cuda/pointwise.hpp"
+#include "perceptual/backend/cuda/tensor.hpp"
+
+namespace perceptual::cuda {
+
+namespace detail {
+
+// b may hold one image for all of a's (a style target against a batch) or one per image.
+template <class T>
+void require_broadcastable(const Tensor<T, Cuda>& a, const Tensor<T, Cuda>& b, const std::string& where) {
+  const Shape4 sa = a.shape(), sb = b.shape();
+  if (sa.c != sb.c || sa.h != sb.h || sa.w != sb.w || (sb.n != sa.n && sb.n != 1))
+    throw ShapeError(where + ": shapes " + to_string(sa) + " and " + to_string(sb) +
+                     " differ (the second may have batch 1 or the first's batch)");
+}
+
+// Column-major C = alpha op(A) op(B) + beta C for `batch` matrices `stride_*` apart.
+inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                                 const float* a, int lda, long long stride_a, const float* b, int ldb,
+                                 long long stride_b, float beta, float* c, int ldc, long long stride_c, int batch) {
+  PERCEPTUAL_CUBLAS_CHECK(cublasSgemmStridedBatched(context().cublas(), ta, tb, m, n, k, &alpha, a, lda, stride_a, b,
+                                                    ldb, stride_b, &beta, c, ldc, stride_c, batch));
+}
+inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, double alpha,
+                                 const double* a, int lda, long long stride_a, const double* b, int ldb,
+                                 long long stride_b, double beta, double* c, int ldc, long long stride_c, int batch) {
+  PERCEPTUAL_CUBLAS_CHECK(cublasDgemmStridedBatched(context().cublas(), ta, tb, m, n, k, &alpha, a, lda, stride_a, b,
+                                                    ldb, stride_b, &beta, c, ldc, stride_c, batch));
+}
+
+// sym[n] = dg[n] + dg[n]^T for each C x C matrix.
+template <class T>
+__global__ void symmetrize_kernel(T* sym, const T* dg, int c, std::size_t n) {
+  const std::size_t cc = static_cast<std::size_t>(c) * c;
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    const std::size_t base = i / cc * cc;
+    const int r = static_cast<int>(i % cc / c), k = static_cast<int>(i % c);
+    sym[i] = dg[i] + dg[base + static_cast<std::size_t>(k) * c + r];
+  }
+}
+
+// Index into b for index i of a, b broadcast over a's batch when it has batch 1.
+__device__ inline std::size_t broadcast_index(std::size_t i, std::size_t per, bool broadcast) {
+  return broadcast ? i % per : i;
+}
+
+template <class T>
+__global__ void squared_distance_kernel(const T* a, const T* b, std::size_t per, bool broadcast, std::size_t n,
+                                        double* partials) {
+  double s = 0;
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    const double d = static_cast<double>(a[i]) - static_cast<double>(b[broadcast_index(i, per, broadcast)]);
+    s += d * d;
+  }
+  s = block_sum(s);
+  if (threadIdx.x == 0) partials[blockIdx.x] = s;
+}
+
+template <class T>
+__global__ void scaled_difference_kernel(T* out, const T* a, const T* b, T alpha, std::size_t per, bool broadcast,
+                                         std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x)
+    out[i] = alpha * (a[i] - b[broadcast_index(i, per, broadcast)]);
+}
+
+// wy * (vertical squared differences) + wx * (horizontal ones), per block.
+template <class T>
+__global__ void total_variation_kernel(const T* x, int h, int w, double wy, double wx, std::size_t n,
+                                       double* partials) {
+  double s = 0;
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    const int j = static_cast<int>(i % w), r = static_cast<int>(i / w % h);
+    const double v = x[i];
+    if (r + 1 < h) s += wy * (x[i + w] - v) * (x[i + w] - v);
+    if (j + 1 < w) s += wx * (x[i + 1] - v) * (x[i + 1] - v);
+  }
+  s = block_sum(s);
+  if (threadIdx.x == 0) partials[blockIdx.x] = s;
+}
+
+// Each value gathers the terms of its up to four neighbouring differences (no atomics).
+template <class T>
+__global__ void total_variation_backward_kernel(T* dx, const T* x, int h, int w, T wy, T wx, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    const int j = static_cast<int>(i % w), r = static_cast<int>(i / w % h);
+    const T v = x[i];
+    T d = 0;
+    if (r > 0) d += T(2) * wy * (v - x[i - w]);
+    if (r + 1 < h) d -= T(2) * wy * (x[i + w] - v);
+    if (j > 0) d += T(2) * wx * (v - x[i - 1]);
+    if (j + 1 < w) d -= T(2) * wx * (x[i + 1] - v);
+    dx[i] = d;
+  }
+}
+
+// Adds the per-block partials of a reduction kernel already launched into `partials`.
+inline double add_partials(const Tensor<double, Cuda>& partials) {
+  double s = 0;
+  for (double p : partials.to_host()) s += p;
+  return s;
+}
+
+}  // namespace detail
+
+// Per image, G = F F^T / (C*H*W) with F the C x (H*W) view of the features (Johnson eq. 3).
+// Input N x C x H x W, output N x 1 x C x C.
+template <class T>
+Tensor<T, Cuda> gram_forward(const Tensor<T, Cuda>& f) {
+  if (f.empty()) throw ShapeError("gram_forward: empty features " + to_string(f.shape()));
+  const int c = f.c(), hw = f.h() * f.w();
+  Tensor<T, Cuda> g({f.n(), 1, c, c});
+  const T alpha = T(1) / static_cast<T>(static_cast<double>(c) * hw);
+  // Row-major F (C x HW) is column-major F^T (HW x C): G = (F^T)^T F^T, symmetric either way.
+  detail::gemm_strided_batched(CUBLAS_OP_T, CUBLAS_OP_N, c, c, hw, alpha, f.data(), hw,
+                               static_cast<long long>(c) * hw, f.data(), hw, static_cast<long long>(c) * hw, T(0),
+                               g.data(), c, static_cast<long long>(c) * c, f.n());
+  return g;
+}
+
+// dL/dF = (dL/dG + dL/dG^T) F / (C*H*W), per image; dg is N x 1 x C x C.
+template <class T>
+Tensor<T, Cuda> gram_backward(const Tensor<T, Cuda>& f, const Tensor<T, Cuda>& dg) {
+  const Shape4 expected{f.n(), 1, f.c(), f.c()};
+  if (dg.shape() != expected)
+    throw ShapeError("gram_backward: gradient " + to_string(dg.shape()) + " for features " + to_string(f.shape()) +
+                     ", expected " + to_string(expected));
+  const int c = f.c(), hw = f.h() * f.w();
+  Tensor<T, Cuda> df(f.shape());
+  if (f.empty()) return df;
+  const T alpha = T(1) / static_cast<T>(static_cast<double>(c) * hw);
+  Tensor<T, Cuda> sym(dg.shape());
+  detail::symmetrize_kernel<<<detail::grid_blocks(sym.size()), detail::block_threads, 0, context().stream()>>>(
+      sym.data(), dg.data(), c, sym.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  // Row-major dF = S F (C x HW) is column-major dF^T = F^T S^T = F^T S (S symmetric).
+  detail::gemm_strided_batched(CUBLAS_OP_N, CUBLAS_OP_N, hw, c, c, alpha, f.data(), hw,
+                               static_cast<long long>(c) * hw, sym.data(), c, static_cast<long long>(c) * c, T(0),
+                               df.data(), hw, static_cast<long long>(c) * hw, f.n());
+  return df;
+}
+
+// sum over all elements of (a - b)^2, b broadcast over a's batch when it has batch 1.
+template <class T>
+double squared_distance(const Tensor<T, Cuda>& a, const Tensor<T, Cuda>& b) {
+  detail::require_broadcastable(a, b, "squared_distance");
+  if (a.empty()) return 0;
+  const std::size_t per = a.shape().size() / a.n();
+  const unsigned blocks = std::min(detail::grid_blocks(a.size()), 1024u);
+  Tensor<double, Cuda> partials({1, 1, 1, static_cast<int>(blocks)});
+  detail::squared_distance_kernel<<<blocks, detail::block_threads, 0, context().stream()>>>(
+      a.data(), b.data(), per, b.n() == 1, a.size(), partials.data());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return detail::add_partials(partials);
+}
+
+// alpha * (a - b), b broadcast as in squared_distance: the gradient of alpha/2 * squared_distance.
+template <class T>
+Tensor<T, Cuda> scaled_difference(const Tensor<T, Cuda>& a, const Tensor<T, Cuda>& b, T alpha) {
+  detail::require_broadcastable(a, b, "scaled_difference");
+  Tensor<T, Cuda> out(a.shape());
+  if (out.empty()) return out;
+  const std::size_t per = a.shape().size() / a.n();
+  detail::scaled_difference_kernel<<<detail::grid_blocks(a.size()), detail::block_threads, 0, context().stream()>>>(
+      out.data(), a.data(), b.data(), alpha, per, b.n() == 1, a.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return out;
+}
+
+// Squared total variation with separate weights for the two directions:
+//   sum_{n,c} wy * sum_{i<H-1, j} (x[i+1,j] - x[i,j])^2 + wx * sum_{i, j<W-1} (x[i,j+1] - x[i,j])^2.
+template <class T>
+double total_variation_forward(const Tensor<T, Cuda>& x, T wy, T wx) {
+  if (x.empty()) return 0;
+  const unsigned blocks = std::min(detail::grid_blocks(x.size()), 1024u);
+  Tensor<double, Cuda> partials({1, 1, 1, static_cast<int>(blocks)});
+  detail::total_variation_kernel<<<blocks, detail::block_threads, 0, context().stream()>>>(
+      x.data(), x.h(), x.w(), static_cast<double>(wy), static_cast<double>(wx), x.size(), partials.data());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return detail::add_partials(partials);
+}
+
+// Gradient of total_variation_forward with respect to x.
+template <class T>
+Tensor<T, Cuda> total_variation_backward(const Tensor<T, Cuda>& x, T wy, T wx) {
+  Tensor<T, Cuda> dx(x.shape());
+  if (dx.empty()) return dx;
+  detail::total_variation_backward_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0,
+                                            context().stream()>>>(dx.data(), x.data(), x.h(), x.w(), wy, wx,
+                                                                  x.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return dx;
+}
+
+}  // namespace perceptual::cuda

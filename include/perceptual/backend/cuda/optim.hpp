@@ -1,0 +1,216 @@
+#pragma once
+// The kernels behind the optimisers on the GPU, with backend/cpu/optim.hpp's names and meaning:
+// the fused Adam update, box projection for bounded L-BFGS, and the norms their stopping tests
+// use. Reductions leave one double partial per block, combined on the host in block order, so
+// they are deterministic. Contains kernels: include from .cu files compiled by nvcc.
+#if !defined(__CUDACC__)
+#error "perceptual/backend/cuda/optim.hpp has CUDA kernels: include it from a .cu file compiled by nvcc"
+#endif
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "perceptual/backend/cuda/pointwise.hpp"
+#include "perceptual/backend/cuda/tensor.hpp"
+
+namespace perceptual::cuda {
+
+namespace detail {
+
+template <class T>
+__global__ void adam_kernel(T* p, const T* g, T* m, T* v, T b1, T b2, T step_size, T inv_sqrt_bc2, T eps,
+                            std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+    v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+    p[i] -= step_size * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps);
+  }
+}
+
+// std::clamp's order of comparisons, so ties and NaN resolve as on the CPU.
+template <class T>
+__device__ T box_clamp(T v, T lo, T hi) {
+  return v < lo ? lo : (hi < v ? hi : v);
+}
+
+template <class T>
+__global__ void box_project_kernel(T* x, T lo, T hi, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x)
+    x[i] = box_clamp(x[i], lo, hi);
+}
+
+// The mask, and the binding count per block (integer partials: exact in any order).
+template <class T>
+__global__ void box_free_mask_kernel(T* mask, const T* x, const T* g, T lo, T hi, std::size_t n,
+                                     unsigned long long* binding) {
+  unsigned long long count = 0;
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    const bool bound = (x[i] <= lo && g[i] > 0) || (x[i] >= hi && g[i] < 0);
+    mask[i] = bound ? T(0) : T(1);
+    count += bound;
+  }
+  if (count) atomicAdd(binding, count);
+}
+
+template <class T>
+__global__ void apply_mask_kernel(T* x, const T* mask, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x)
+    x[i] *= mask[i];
+}
+
+template <class T>
+__global__ void box_mask_direction_kernel(T* d, const T* x, const T* g, T lo, T hi, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    const bool at_lo = x[i] <= lo && (g[i] > 0 || d[i] < 0);
+    const bool at_hi = x[i] >= hi && (g[i] < 0 || d[i] > 0);
+    if (at_lo || at_hi) d[i] = T(0);
+  }
+}
+
+// std::max's rule (a < b ? b : a): a NaN candidate is skipped, as on the CPU.
+__device__ inline double max_keep(double a, double b) {
+  return a < b ? b : a;
+}
+
+// The block's maximum in shared memory; thread 0 gets it. block_threads threads.
+__device__ inline double block_max(double v) {
+  __shared__ double partial[block_threads];
+  partial[threadIdx.x] = v;
+  __syncthreads();
+  for (unsigned stride = block_threads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial[threadIdx.x] = max_keep(partial[threadIdx.x], partial[threadIdx.x + stride]);
+    __syncthreads();
+  }
+  return partial[0];
+}
+
+enum class Norm { projected_gradient_max, max_abs, abs_sum };
+
+// One partial per block of the chosen norm: a maximum, or a sum accumulated in double.
+template <Norm K, class T>
+__global__ void norm_partials_kernel(const T* x, const T* g, T lo, T hi, std::size_t n, double* partials) {
+  double r = 0;
+  for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
+       i += std::size_t{gridDim.x} * blockDim.x) {
+    if constexpr (K == Norm::projected_gradient_max) {
+      // Inside the box use |g| itself: (x - g) - x loses g's low digits when |x| >> |g|.
+      const T t = x[i] - g[i];
+      const double v = (t > lo && t < hi) ? fabs(static_cast<double>(g[i]))
+                                          : fabs(static_cast<double>(box_clamp(t, lo, hi)) - x[i]);
+      r = max_keep(r, v);
+    } else if constexpr (K == Norm::max_abs) {
+      r = max_keep(r, fabs(static_cast<double>(x[i])));
+    } else {
+      r += fabs(static_cast<double>(x[i]));
+    }
+  }
+  r = K == Norm::abs_sum ? block_sum(r) : block_max(r);
+  if (threadIdx.x == 0) partials[blockIdx.x] = r;
+}
+
+template <Norm K, class T>
+double reduce_norm(const T* x, const T* g, T lo, T hi, std::size_t n) {
+  if (n == 0) return 0;
+  const unsigned blocks = std::min(grid_blocks(n), 1024u);
+  Tensor<double, Cuda> partials({1, 1, 1, static_cast<int>(blocks)});
+  norm_partials_kernel<K><<<blocks, block_threads, 0, context().stream()>>>(x, g, lo, hi, n, partials.data());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  double r = 0;
+  for (double p : partials.to_host()) r = K == Norm::abs_sum ? r + p : std::max(r, p);
+  return r;
+}
+
+}  // namespace detail
+
+// One Adam step (Kingma & Ba, algorithm 1, in PyTorch's form) for the step-th update (from 1):
+//   m = beta1 m + (1-beta1) g;  v = beta2 v + (1-beta2) g^2;
+//   param -= lr * (m / (1-beta1^step)) / (sqrt(v / (1-beta2^step)) + eps).
+// The bias corrections are computed in double on the host, as on the CPU.
+template <class T>
+void adam_update(Tensor<T, Cuda>& param, const Tensor<T, Cuda>& grad, Tensor<T, Cuda>& m, Tensor<T, Cuda>& v,
+                 double lr, double beta1, double beta2, double eps, std::int64_t step) {
+  require_same_shape(param, grad, "adam_update (parameter, gradient)");
+  require_same_shape(param, m, "adam_update (parameter, first moment)");
+  require_same_shape(param, v, "adam_update (parameter, second moment)");
+  if (param.empty()) return;
+  const double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
+  const double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
+  detail::adam_kernel<<<detail::grid_blocks(param.size()), detail::block_threads, 0, context().stream()>>>(
+      param.data(), grad.data(), m.data(), v.data(), static_cast<T>(beta1), static_cast<T>(beta2),
+      static_cast<T>(lr / bc1), static_cast<T>(1 / std::sqrt(bc2)), static_cast<T>(eps), param.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+}
+
+// x = clamp(x, lo, hi) element-wise; infinite bounds leave x as it is.
+template <class T>
+void box_project(Tensor<T, Cuda>& x, T lo, T hi) {
+  if (x.empty()) return;
+  detail::box_project_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
+      x.data(), lo, hi, x.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+}
+
+// mask = 1 on the free variables, 0 on the binding set (x at a bound with the gradient g pushing
+// outward); returns the size of the binding set (waits for the device).
+template <class T>
+std::size_t box_free_mask(Tensor<T, Cuda>& mask, const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& g, T lo, T hi) {
+  require_same_shape(x, g, "box_free_mask (point, gradient)");
+  if (mask.shape() != x.shape()) mask = Tensor<T, Cuda>(x.shape());
+  if (x.empty()) return 0;
+  Tensor<unsigned long long, Cuda> binding({1, 1, 1, 1});  // zero-filled
+  detail::box_free_mask_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
+      mask.data(), x.data(), g.data(), lo, hi, x.size(), binding.data());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  return static_cast<std::size_t>(binding.to_host()[0]);
+}
+
+// x *= mask element-wise (mask of 0s and 1s from box_free_mask).
+template <class T>
+void apply_mask(Tensor<T, Cuda>& x, const Tensor<T, Cuda>& mask) {
+  require_same_shape(x, mask, "apply_mask");
+  if (x.empty()) return;
+  detail::apply_mask_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
+      x.data(), mask.data(), x.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+}
+
+// Zeroes the components of a search direction d that cannot move x inside [lo, hi]: those of the
+// binding set (x at a bound with g pushing outward) and those where d itself points outward.
+template <class T>
+void box_mask_direction(Tensor<T, Cuda>& d, const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& g, T lo, T hi) {
+  require_same_shape(d, x, "box_mask_direction (direction, point)");
+  require_same_shape(x, g, "box_mask_direction (point, gradient)");
+  if (d.empty()) return;
+  detail::box_mask_direction_kernel<<<detail::grid_blocks(d.size()), detail::block_threads, 0, context().stream()>>>(
+      d.data(), x.data(), g.data(), lo, hi, d.size());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+}
+
+// max_i |clamp(x_i - g_i, lo, hi) - x_i|: the projected gradient's infinity norm, zero exactly at
+// a first-order (KKT) point of the box-constrained problem; max |g_i| without bounds.
+template <class T>
+double box_projected_gradient_max(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& g, T lo, T hi) {
+  require_same_shape(x, g, "box_projected_gradient_max");
+  return detail::reduce_norm<detail::Norm::projected_gradient_max>(x.data(), g.data(), lo, hi, x.size());
+}
+
+// max_i |x_i| (0 for an empty tensor).
+template <class T>
+double max_abs(const Tensor<T, Cuda>& x) {
+  return detail::reduce_norm<detail::Norm::max_abs>(x.data(), static_cast<const T*>(nullptr), T(0), T(0), x.size());
+}
+
+// sum_i |x_i|, accumulated in double.
+template <class T>
+double abs_sum(const Tensor<T, Cuda>& x) {
+  return detail::reduce_norm<detail::Norm::abs_sum>(x.data(), static_cast<const T*>(nullptr), T(0), T(0), x.size());
+}
+
+}  // namespace perceptual::cuda
