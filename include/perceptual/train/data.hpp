@@ -1,0 +1,261 @@
+#pragma once
+// The training-data pipeline: ImageDataset (the image files of one or more folders, recursively,
+// sorted) and BatchLoader (Nx3xSxS float batches decoded by background threads). Batch k holds the
+// images at stream positions k*N ... k*N+N-1, where the stream is the dataset in a fresh shuffle
+// per epoch seeded by (seed, epoch): its content depends only on (seed, k), never on thread
+// timing, so a run resumed at batch k sees what an uninterrupted run would have.
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "perceptual/backend/cpu/cpu.hpp"
+#include "perceptual/core/error.hpp"
+#include "perceptual/core/tensor.hpp"
+#include "perceptual/io/image.hpp"
+#include "perceptual/io/resample.hpp"
+
+namespace perceptual::train {
+
+// JPEG, PNG or BMP by extension (.jpg, .jpeg, .png, .bmp, any case).
+inline bool is_image_file(const std::filesystem::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+// The image files under one or more folders, searched recursively (subfolders too, symlinked
+// folders not followed), sorted by path so that the order does not depend on the file system.
+// A folder named twice contributes its files once (paths compared as written, normalised).
+class ImageDataset {
+ public:
+  explicit ImageDataset(const std::vector<std::filesystem::path>& folders) {
+    namespace fs = std::filesystem;
+    if (folders.empty()) throw ArgumentError("ImageDataset: no folders given");
+    std::set<fs::path> found;
+    for (const auto& folder : folders) {
+      std::error_code ec;
+      if (!fs::is_directory(folder, ec)) throw FileError("ImageDataset: " + folder.string() + ": not a folder");
+      for (auto it = fs::recursive_directory_iterator(folder, fs::directory_options::skip_permission_denied, ec);
+           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec) && is_image_file(it->path())) found.insert(it->path().lexically_normal());
+      if (ec) throw FileError("ImageDataset: cannot list " + folder.string() + ": " + ec.message());
+    }
+    if (found.empty()) {
+      std::string names;
+      for (const auto& f : folders) names += (names.empty() ? "" : ", ") + f.string();
+      throw FileError("ImageDataset: no .jpg, .jpeg, .png or .bmp files in " + names);
+    }
+    files_.assign(found.begin(), found.end());
+  }
+
+  std::size_t size() const { return files_.size(); }
+  const std::filesystem::path& file(std::size_t i) const { return files_.at(i); }
+  const std::vector<std::filesystem::path>& files() const { return files_; }
+
+ private:
+  std::vector<std::filesystem::path> files_;
+};
+
+// Reads an image as 1x3xSxS in [0, 255]: scaled (bicubic, antialiased when shrinking) so that its
+// shorter side is S, then the centre SxS crop. Johnson et al. squash every image to 256x256; the
+// crop keeps the aspect ratio. Throws FileError from io::read_image for an unreadable file.
+inline Tensor<float, Cpu> load_square_image(const std::filesystem::path& path, int size) {
+  if (size < 1) throw ArgumentError("load_square_image: size " + std::to_string(size) + " must be positive");
+  Tensor<float, Cpu> image = io::read_image<float>(path);
+  const double s = static_cast<double>(size) / std::min(image.h(), image.w());
+  const int h = std::max(size, static_cast<int>(std::lround(image.h() * s)));
+  const int w = std::max(size, static_cast<int>(std::lround(image.w() * s)));
+  if (h != image.h() || w != image.w()) image = io::resize_bicubic(image, h, w);
+  const int top = (h - size) / 2, left = (w - size) / 2;
+  Tensor<float, Cpu> out({1, 3, size, size});
+  const float* in = image.data();
+  float* o = out.data();
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < size; ++i)
+      std::copy_n(in + (static_cast<std::size_t>(c) * h + top + i) * w + left, size,
+                  o + (static_cast<std::size_t>(c) * size + i) * size);
+  return out;
+}
+
+struct LoaderOptions {
+  int image_size = 256;
+  int batch_size = 4;
+  std::uint64_t seed = 0;
+  bool shuffle = true;           // false: every epoch in sorted order
+  int threads = 2;               // decoding threads; 0 decodes in next()'s caller
+  int prefetch = 4;              // batches decoded ahead of the consumer
+  std::int64_t first_batch = 0;  // the k of the first next(), to resume a run
+};
+
+struct Batch {
+  std::int64_t index = 0;                    // k
+  Tensor<float, Cpu> images;                 // N x 3 x S x S, values in [0, 255]
+  std::vector<std::filesystem::path> files;  // the images', in batch order
+};
+
+// Yields batches first_batch, first_batch + 1, ... An unreadable file is reported once on stderr
+// (path and reason) and skipped: its slot takes the next readable file of the stream, so a batch
+// may repeat an image of itself or of the next batch; this keeps batch k a function of (seed, k).
+// A dataset with no readable file is a FileError, raised by next(). The destructor stops and joins
+// the threads, also while they wait or when next() has thrown.
+class BatchLoader {
+ public:
+  BatchLoader(const ImageDataset& dataset, LoaderOptions options) : dataset_(dataset), options_(options) {
+    if (options_.image_size < 1 || options_.batch_size < 1 || options_.threads < 0 || options_.prefetch < 1 ||
+        options_.first_batch < 0)
+      throw ArgumentError("BatchLoader: image size " + std::to_string(options_.image_size) + ", batch size " +
+                          std::to_string(options_.batch_size) + ", threads " + std::to_string(options_.threads) +
+                          ", prefetch " + std::to_string(options_.prefetch) + ", first batch " +
+                          std::to_string(options_.first_batch) +
+                          "; expected sizes >= 1, threads >= 0, prefetch >= 1, first batch >= 0");
+    next_ = claim_ = options_.first_batch;
+    for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { work(); });
+  }
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+  ~BatchLoader() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  // The next batch in order; rethrows the error that building it raised.
+  Batch next() {
+    if (workers_.empty()) return make_batch(next_++);
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return ready_.contains(next_); });
+    auto node = ready_.extract(next_);
+    ++next_;
+    lock.unlock();
+    changed_.notify_all();  // a worker may wait for room in the queue
+    if (node.mapped().error) std::rethrow_exception(node.mapped().error);
+    return std::move(node.mapped().batch);
+  }
+
+  // Batch k, built in the calling thread (what the workers run).
+  Batch make_batch(std::int64_t k) {
+    const int n = options_.batch_size, s = options_.image_size;
+    Batch b{k, Tensor<float, Cpu>({n, 3, s, s}), {}};
+    const std::size_t per = static_cast<std::size_t>(3) * s * s;
+    const auto count = static_cast<std::int64_t>(dataset_.size());
+    for (int j = 0; j < n; ++j) {
+      std::int64_t position = k * n + j;
+      for (std::int64_t tries = 0;; ++tries, ++position) {
+        if (tries == 2 * count)  // two epochs' worth of positions hold one whole epoch
+          throw FileError("BatchLoader: none of the " + std::to_string(count) +
+                          " images could be read (first: " + dataset_.file(0).string() + ")");
+        const auto& path = dataset_.file(file_at(position));
+        if (known_bad(path)) continue;
+        try {
+          const auto image = load_square_image(path, s);
+          std::copy_n(image.data(), per, b.images.data() + j * per);
+          b.files.push_back(path);
+          break;
+        } catch (const FileError& e) {
+          report_bad(path, e.what());
+        }
+      }
+    }
+    return b;
+  }
+
+  // The dataset index at a stream position: epoch = position / size, shuffled by (seed, epoch).
+  std::size_t file_at(std::int64_t position) {
+    const auto count = static_cast<std::int64_t>(dataset_.size());
+    const std::int64_t epoch = position / count, i = position % count;
+    if (!options_.shuffle) return static_cast<std::size_t>(i);
+    std::lock_guard lock(order_mutex_);
+    auto it = orders_.find(epoch);
+    if (it == orders_.end()) {
+      if (orders_.size() >= 4) orders_.erase(orders_.begin());  // the loader moves forward only
+      it = orders_.emplace(epoch, epoch_order(epoch)).first;
+    }
+    return it->second[static_cast<std::size_t>(i)];
+  }
+
+  const LoaderOptions& options() const { return options_; }
+
+ private:
+  struct Slot {
+    Batch batch;
+    std::exception_ptr error;
+  };
+
+  // Fisher-Yates with mt19937_64 and a modulo draw, both fully specified (unlike std::shuffle and
+  // uniform_int_distribution), so the order is the same with every standard library.
+  std::vector<std::size_t> epoch_order(std::int64_t epoch) const {
+    std::vector<std::size_t> order(dataset_.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::seed_seq seq{static_cast<std::uint32_t>(options_.seed), static_cast<std::uint32_t>(options_.seed >> 32),
+                      static_cast<std::uint32_t>(epoch), static_cast<std::uint32_t>(epoch >> 32)};
+    std::mt19937_64 rng(seq);
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    return order;
+  }
+
+  void work() {
+    for (;;) {
+      std::int64_t k;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return stop_ || claim_ < next_ + options_.prefetch; });
+        if (stop_) return;
+        k = claim_++;
+      }
+      Slot slot;
+      try {
+        slot.batch = make_batch(k);
+      } catch (...) {
+        slot.error = std::current_exception();
+      }
+      {
+        std::lock_guard lock(mutex_);
+        ready_.emplace(k, std::move(slot));
+      }
+      changed_.notify_all();
+    }
+  }
+
+  bool known_bad(const std::filesystem::path& path) {
+    std::lock_guard lock(bad_mutex_);
+    return bad_.contains(path);
+  }
+  void report_bad(const std::filesystem::path& path, const std::string& reason) {
+    std::lock_guard lock(bad_mutex_);
+    // reason is read_image's message, which names the path.
+    if (bad_.insert(path).second)
+      std::fprintf(stderr, "BatchLoader: skipping an unreadable file: %s\n", reason.c_str());
+  }
+
+  const ImageDataset& dataset_;
+  LoaderOptions options_;
+  std::mutex mutex_;  // guards next_, claim_, ready_, stop_
+  std::condition_variable changed_;
+  std::int64_t next_ = 0, claim_ = 0;
+  std::map<std::int64_t, Slot> ready_;
+  bool stop_ = false;
+  std::mutex order_mutex_;
+  std::map<std::int64_t, std::vector<std::size_t>> orders_;
+  std::mutex bad_mutex_;
+  std::set<std::filesystem::path> bad_;
+  std::vector<std::thread> workers_;  // last: started after everything they use exists
+};
+
+}  // namespace perceptual::train
