@@ -43,8 +43,7 @@ TEST_CASE("squared_distance and scaled_difference match the CPU backend, with an
     const auto b = testing::random_tensor<float>({bn, 4, 10, 9}, rng);
     const auto ca = to_cuda(a), cb = to_cuda(b);
     CHECK(relative(cpu::squared_distance(a, b), cuda::squared_distance(ca, cb)) < parity_tolerance);
-    CHECK(relative_error(cpu::scaled_difference(a, b, 0.7f), cuda::scaled_difference(ca, cb, 0.7f)) <
-          parity_tolerance);
+    CHECK(relative_error(cpu::scaled_difference(a, b, 0.7f), cuda::scaled_difference(ca, cb, 0.7f)) < parity_tolerance);
   }
   const Tensor<float, Cuda> bad({2, 4, 10, 9});
   CHECK_THROWS_AS(cuda::squared_distance(to_cuda(a), bad), ShapeError);

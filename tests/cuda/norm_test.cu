@@ -41,10 +41,9 @@ TEST_CASE("instance_norm forward and backward match the CPU backend, pixel-value
     CHECK(relative_error(dw, cdw) < parity_tolerance);
     CHECK(relative_error(db, cdb) < parity_tolerance);
     // Frozen: no parameter gradients, the same dx.
-    CHECK(relative_error(dx, cuda::instance_norm_backward(cx, to_cuda(dy), cw, cmean, cinv_std,
-                                                          static_cast<Tensor<float, Cuda>*>(nullptr),
-                                                          static_cast<Tensor<float, Cuda>*>(nullptr))) <
-          parity_tolerance);
+    CHECK(relative_error(dx, cuda::instance_norm_backward(
+                                 cx, to_cuda(dy), cw, cmean, cinv_std, static_cast<Tensor<float, Cuda>*>(nullptr),
+                                 static_cast<Tensor<float, Cuda>*>(nullptr))) < parity_tolerance);
   }
 }
 

@@ -70,8 +70,8 @@ TEST_CASE("box projection, masks and projected-gradient norm match the CPU backe
   CHECK(relative(cpu::box_projected_gradient_max(x, g, lo, hi), cuda::box_projected_gradient_max(cx, cg, lo, hi)) <
         parity_tolerance);
   const float inf = std::numeric_limits<float>::infinity();
-  CHECK(relative(cpu::box_projected_gradient_max(x, g, -inf, inf), cuda::box_projected_gradient_max(cx, cg, -inf, inf)) <
-        parity_tolerance);
+  CHECK(relative(cpu::box_projected_gradient_max(x, g, -inf, inf),
+                 cuda::box_projected_gradient_max(cx, cg, -inf, inf)) < parity_tolerance);
 }
 
 TEST_CASE("max_abs and abs_sum match the CPU backend") {

@@ -9,7 +9,7 @@
 #include "perceptual/backend/cuda/norm.hpp"
 #include "perceptual/backend/cuda/optim.hpp"
 #include "perceptual/backend/cuda/pad.hpp"
-#include "perceptual/backend/cuda/pool.hpp"
 #include "perceptual/backend/cuda/pointwise.hpp"
+#include "perceptual/backend/cuda/pool.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 #include "perceptual/backend/cuda/upsample.hpp"

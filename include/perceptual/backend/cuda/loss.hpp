@@ -129,9 +129,9 @@ Tensor<T, Cuda> gram_forward(const Tensor<T, Cuda>& f) {
   Tensor<T, Cuda> g({f.n(), 1, c, c});
   const T alpha = T(1) / static_cast<T>(static_cast<double>(c) * hw);
   // Row-major F (C x HW) is column-major F^T (HW x C): G = (F^T)^T F^T, symmetric either way.
-  detail::gemm_strided_batched(CUBLAS_OP_T, CUBLAS_OP_N, c, c, hw, alpha, f.data(), hw,
-                               static_cast<long long>(c) * hw, f.data(), hw, static_cast<long long>(c) * hw, T(0),
-                               g.data(), c, static_cast<long long>(c) * c, f.n());
+  detail::gemm_strided_batched(CUBLAS_OP_T, CUBLAS_OP_N, c, c, hw, alpha, f.data(), hw, static_cast<long long>(c) * hw,
+                               f.data(), hw, static_cast<long long>(c) * hw, T(0), g.data(), c,
+                               static_cast<long long>(c) * c, f.n());
   return g;
 }
 
@@ -151,9 +151,9 @@ Tensor<T, Cuda> gram_backward(const Tensor<T, Cuda>& f, const Tensor<T, Cuda>& d
       sym.data(), dg.data(), c, sym.size());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
   // Row-major dF = S F (C x HW) is column-major dF^T = F^T S^T = F^T S (S symmetric).
-  detail::gemm_strided_batched(CUBLAS_OP_N, CUBLAS_OP_N, hw, c, c, alpha, f.data(), hw,
-                               static_cast<long long>(c) * hw, sym.data(), c, static_cast<long long>(c) * c, T(0),
-                               df.data(), hw, static_cast<long long>(c) * hw, f.n());
+  detail::gemm_strided_batched(CUBLAS_OP_N, CUBLAS_OP_N, hw, c, c, alpha, f.data(), hw, static_cast<long long>(c) * hw,
+                               sym.data(), c, static_cast<long long>(c) * c, T(0), df.data(), hw,
+                               static_cast<long long>(c) * hw, f.n());
   return df;
 }
 
@@ -202,9 +202,9 @@ template <class T>
 Tensor<T, Cuda> total_variation_backward(const Tensor<T, Cuda>& x, T wy, T wx) {
   Tensor<T, Cuda> dx(x.shape());
   if (dx.empty()) return dx;
-  detail::total_variation_backward_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0,
-                                            context().stream()>>>(dx.data(), x.data(), x.h(), x.w(), wy, wx,
-                                                                  x.size());
+  detail::
+      total_variation_backward_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
+          dx.data(), x.data(), x.h(), x.w(), wy, wx, x.size());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
   return dx;
 }

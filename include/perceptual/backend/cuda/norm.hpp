@@ -112,8 +112,8 @@ __global__ void norm_inference_kernel(T* y, const T* x, const T* weight, const T
 //   dx = gamma * inv_std * dy                                          (fixed statistics).
 // inv_std is stats_inv[g], or 1 / sqrt(stats_inv[g] + eps) when it holds a variance (eps >= 0).
 template <class T>
-__global__ void norm_backward_kernel(T* dx, const T* x, const T* dy, const T* weight, NormLayout l,
-                                     const T* stats_mean, const T* stats_inv, double var_eps, bool batch_statistics,
+__global__ void norm_backward_kernel(T* dx, const T* x, const T* dy, const T* weight, NormLayout l, const T* stats_mean,
+                                     const T* stats_inv, double var_eps, bool batch_statistics,
                                      norm_acc_t<T>* sum_dy_out, norm_acc_t<T>* sum_dy_xhat_out) {
   using A = norm_acc_t<T>;
   __shared__ A scratch[block_threads];
@@ -169,9 +169,9 @@ Tensor<T, Cuda> norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& we
                              T* running_var, double momentum) {
   Tensor<T, Cuda> y(x.shape());
   if (y.empty()) return y;
-  norm_forward_kernel<<<groups, block_threads, 0, context().stream()>>>(
-      y.data(), x.data(), weight.data(), bias.data(), l, eps, save_mean, save_inv_std, running_mean, running_var,
-      momentum);
+  norm_forward_kernel<<<groups, block_threads, 0, context().stream()>>>(y.data(), x.data(), weight.data(), bias.data(),
+                                                                        l, eps, save_mean, save_inv_std, running_mean,
+                                                                        running_var, momentum);
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
   return y;
 }
@@ -181,25 +181,24 @@ Tensor<T, Cuda> norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& we
 template <class T>
 Tensor<T, Cuda> norm_backward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& dy, const Tensor<T, Cuda>& weight,
                               NormLayout l, int groups, int samples, const T* stats_mean, const T* stats_inv,
-                              double var_eps, bool batch_statistics, Tensor<T, Cuda>* dweight,
-                              Tensor<T, Cuda>* dbias) {
+                              double var_eps, bool batch_statistics, Tensor<T, Cuda>* dweight, Tensor<T, Cuda>* dbias) {
   using A = norm_acc_t<T>;
   Tensor<T, Cuda> dx(x.shape());
   if (dx.empty()) return dx;
   Tensor<A, Cuda> sum_dy({1, 1, 1, groups}), sum_dy_xhat({1, 1, 1, groups});
   norm_backward_kernel<<<groups, block_threads, 0, context().stream()>>>(
-      dx.data(), x.data(), dy.data(), weight.data(), l, stats_mean, stats_inv, var_eps, batch_statistics,
-      sum_dy.data(), sum_dy_xhat.data());
+      dx.data(), x.data(), dy.data(), weight.data(), l, stats_mean, stats_inv, var_eps, batch_statistics, sum_dy.data(),
+      sum_dy_xhat.data());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
   const unsigned blocks = static_cast<unsigned>((x.c() + block_threads - 1) / block_threads);
   if (dweight) {
-    accumulate_norm_grad_kernel<<<blocks, block_threads, 0, context().stream()>>>(dweight->data(),
-                                                                                  sum_dy_xhat.data(), x.c(), samples);
+    accumulate_norm_grad_kernel<<<blocks, block_threads, 0, context().stream()>>>(dweight->data(), sum_dy_xhat.data(),
+                                                                                  x.c(), samples);
     PERCEPTUAL_CUDA_CHECK_LAUNCH();
   }
   if (dbias) {
-    accumulate_norm_grad_kernel<<<blocks, block_threads, 0, context().stream()>>>(dbias->data(), sum_dy.data(),
-                                                                                  x.c(), samples);
+    accumulate_norm_grad_kernel<<<blocks, block_threads, 0, context().stream()>>>(dbias->data(), sum_dy.data(), x.c(),
+                                                                                  samples);
     PERCEPTUAL_CUDA_CHECK_LAUNCH();
   }
   return dx;
@@ -217,9 +216,8 @@ Tensor<T, Cuda> instance_norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, 
   detail::require_norm_parameter(bias, x, "bias", "instance_norm_forward");
   save_mean = Tensor<T, Cuda>({x.n(), x.c(), 1, 1});
   save_inv_std = Tensor<T, Cuda>({x.n(), x.c(), 1, 1});
-  return detail::norm_forward(x, weight, bias, detail::instance_layout(x.shape()), x.n() * x.c(), eps,
-                              save_mean.data(), save_inv_std.data(), static_cast<T*>(nullptr),
-                              static_cast<T*>(nullptr), 0.0);
+  return detail::norm_forward(x, weight, bias, detail::instance_layout(x.shape()), x.n() * x.c(), eps, save_mean.data(),
+                              save_inv_std.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr), 0.0);
 }
 
 // dL/dx; adds dL/dweight and dL/dbias into `dweight` and `dbias` unless they are nullptr.
@@ -290,8 +288,8 @@ Tensor<T, Cuda> batch_norm_backward(const Tensor<T, Cuda>& x, const Tensor<T, Cu
 template <class T>
 Tensor<T, Cuda> batch_norm_backward_inference(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& dy,
                                               const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& running_mean,
-                                              const Tensor<T, Cuda>& running_var, double eps,
-                                              Tensor<T, Cuda>* dweight, Tensor<T, Cuda>* dbias) {
+                                              const Tensor<T, Cuda>& running_var, double eps, Tensor<T, Cuda>* dweight,
+                                              Tensor<T, Cuda>* dbias) {
   require_same_shape(x, dy, "batch_norm_backward_inference");
   detail::require_norm_parameter(weight, x, "weight", "batch_norm_backward_inference");
   return detail::norm_backward(x, dy, weight, detail::batch_layout(x.shape()), x.c(), 1, running_mean.data(),

@@ -102,8 +102,8 @@ __global__ void norm_partials_kernel(const T* x, const T* g, T lo, T hi, std::si
     if constexpr (K == Norm::projected_gradient_max) {
       // Inside the box use |g| itself: (x - g) - x loses g's low digits when |x| >> |g|.
       const T t = x[i] - g[i];
-      const double v = (t > lo && t < hi) ? fabs(static_cast<double>(g[i]))
-                                          : fabs(static_cast<double>(box_clamp(t, lo, hi)) - x[i]);
+      const double v =
+          (t > lo && t < hi) ? fabs(static_cast<double>(g[i])) : fabs(static_cast<double>(box_clamp(t, lo, hi)) - x[i]);
       r = max_keep(r, v);
     } else if constexpr (K == Norm::max_abs) {
       r = max_keep(r, fabs(static_cast<double>(x[i])));
@@ -134,8 +134,8 @@ double reduce_norm(const T* x, const T* g, T lo, T hi, std::size_t n) {
 //   param -= lr * (m / (1-beta1^step)) / (sqrt(v / (1-beta2^step)) + eps).
 // The bias corrections are computed in double on the host, as on the CPU.
 template <class T>
-void adam_update(Tensor<T, Cuda>& param, const Tensor<T, Cuda>& grad, Tensor<T, Cuda>& m, Tensor<T, Cuda>& v,
-                 double lr, double beta1, double beta2, double eps, std::int64_t step) {
+void adam_update(Tensor<T, Cuda>& param, const Tensor<T, Cuda>& grad, Tensor<T, Cuda>& m, Tensor<T, Cuda>& v, double lr,
+                 double beta1, double beta2, double eps, std::int64_t step) {
   require_same_shape(param, grad, "adam_update (parameter, gradient)");
   require_same_shape(param, m, "adam_update (parameter, first moment)");
   require_same_shape(param, v, "adam_update (parameter, second moment)");
