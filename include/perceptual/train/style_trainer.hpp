@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -202,7 +203,16 @@ class StyleTrainer {
     };
     if (get("checkpoint") != "style_trainer")
       throw FileError("StyleTrainer: " + path.string() + " is not a style training checkpoint");
-    const std::int64_t iteration = std::stoll(get("iteration")), step = std::stoll(get("adam_step"));
+    const auto count = [&](const std::string& key) {
+      const std::string text = get(key);
+      char* end = nullptr;
+      const long long v = std::strtoll(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || v < 0)
+        throw FileError("StyleTrainer: " + path.string() + ": metadata \"" + key + "\" = \"" + text +
+                        "\" is not a count");
+      return static_cast<std::int64_t>(v);
+    };
+    const std::int64_t iteration = count("iteration"), step = count("adam_step");
     io::load_parameters(net_.parameters(), file, {.context = "the checkpoint's network"});
     io::load_parameters(adam_->state_tensors(), file, {.prefix = "adam.", .context = "the checkpoint's Adam moments"});
     adam_->set_step_count(step);
