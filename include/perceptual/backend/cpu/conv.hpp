@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cpu/blas.hpp"
 #include "perceptual/backend/cpu/tensor.hpp"
 
@@ -50,20 +51,10 @@ struct ConvGeometry {
 };
 
 inline void check_geometry(const ConvGeometry& g, const std::string& where) {
-  if (g.stride < 1) throw ArgumentError(where + ": stride " + std::to_string(g.stride) + " (must be at least 1)");
-  if (g.pad_top < 0 || g.pad_left < 0)
-    throw ArgumentError(where + ": padding " + std::to_string(g.pad_top) + "," + std::to_string(g.pad_left) +
-                        " (must not be negative)");
-  if (g.k < 1) throw ShapeError(where + ": kernel size " + std::to_string(g.k));
-  if (g.out_h < 1 || g.out_w < 1 || g.in_h < 1 || g.in_w < 1)
-    throw ShapeError(where + ": input " + std::to_string(g.in_h) + "x" + std::to_string(g.in_w) + ", output " +
-                     std::to_string(g.out_h) + "x" + std::to_string(g.out_w) + " (both must be non-empty)");
+  checks::conv_geometry(g.stride, g.pad_top, g.pad_left, g.k, g.in_h, g.in_w, g.out_h, g.out_w, where);
 }
 
-template <class T>
-void require_square_filter(const Tensor<T, Cpu>& w, const std::string& where) {
-  if (w.h() != w.w() || w.h() < 1) throw ShapeError(where + ": weight " + to_string(w.shape()) + " is not KxK");
-}
+using checks::require_square_filter;
 
 // Rows [r0, r1) of the im2col matrix of one image x (c, in_h, in_w): entry ((ci*k + ky)*k + kx,
 // (oy - r0)*out_w + ox) = x(ci, oy*stride - pad_top + ky, ox*stride - pad_left + kx), or 0 outside.
@@ -288,15 +279,7 @@ constexpr int reflect_index(int i, int size) {
   return i;
 }
 
-template <class T>
-void require_reflectable(const Tensor<T, Cpu>& x, int top, int bottom, int left, int right, const std::string& where) {
-  if (top < 0 || bottom < 0 || left < 0 || right < 0)
-    throw ArgumentError(where + ": negative padding for " + to_string(x.shape()));
-  if (top >= x.h() || bottom >= x.h() || left >= x.w() || right >= x.w())
-    throw ShapeError(where + ": padding (top " + std::to_string(top) + ", bottom " + std::to_string(bottom) +
-                     ", left " + std::to_string(left) + ", right " + std::to_string(right) + ") of input " +
-                     to_string(x.shape()) + " (each must be smaller than the size it pads)");
-}
+using checks::require_reflectable;
 
 }  // namespace detail
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cpu/tensor.hpp"
 
 namespace perceptual::cpu {
@@ -85,13 +86,7 @@ std::pair<double, double> group_backward(const T* x, const T* dy, T* dx, NormGro
   return {sum_dy, sum_dy_xhat};
 }
 
-// Throws ShapeError unless `t` holds one value per channel of `x`.
-template <class T>
-void require_norm_parameter(const Tensor<T, Cpu>& t, const Tensor<T, Cpu>& x, const char* what, const char* where) {
-  if (t.size() != static_cast<std::size_t>(x.c()))
-    throw ShapeError(std::string(where) + ": " + what + " " + to_string(t.shape()) + " for input " +
-                     to_string(x.shape()) + ", expected " + std::to_string(x.c()) + " values");
-}
+using checks::require_norm_parameter;
 
 // Adds `value` to grad[c] when the gradient is wanted (grad is nullptr for a frozen layer).
 template <class T>

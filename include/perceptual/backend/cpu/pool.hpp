@@ -6,24 +6,15 @@
 #include <cstddef>
 #include <string>
 
+#include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cpu/tensor.hpp"
 
 namespace perceptual::cpu {
 
 namespace detail {
 
-inline Shape4 pooled_shape_2x2(Shape4 s) {
-  return {s.n, s.c, s.h / 2, s.w / 2};
-}
-
-// Throws ShapeError unless the input has a 2x2 window and dy has the pooled shape.
-inline void require_pool_shapes(Shape4 x, Shape4 dy, const char* where) {
-  if (x.h < 2 || x.w < 2)
-    throw ShapeError(std::string(where) + ": input " + to_string(x) + " is smaller than the 2x2 window");
-  if (dy != pooled_shape_2x2(x))
-    throw ShapeError(std::string(where) + ": gradient " + to_string(dy) + " for input " + to_string(x) + ", expected " +
-                     to_string(pooled_shape_2x2(x)));
-}
+using checks::pooled_shape_2x2;
+using checks::require_pool_shapes;
 
 // Offset (within the plane) of the largest of the four values under output (i, j): the first in
 // row-major order on ties, and a NaN wins, so that a diverging net shows NaN rather than hiding it.

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 
+#include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cuda/pad.hpp"
 #include "perceptual/backend/cuda/plan_cache.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
@@ -51,22 +52,9 @@ Tensor<T, Cuda> window(const Tensor<T, Cuda>& src, int h, int w, int off_y, int 
   return dst;
 }
 
-inline void check_geometry(int stride, int pad_top, int pad_left, int k, int in_h, int in_w, int out_h, int out_w,
-                           const std::string& where) {
-  if (stride < 1) throw ArgumentError(where + ": stride " + std::to_string(stride) + " (must be at least 1)");
-  if (pad_top < 0 || pad_left < 0)
-    throw ArgumentError(where + ": padding " + std::to_string(pad_top) + "," + std::to_string(pad_left) +
-                        " (must not be negative)");
-  if (k < 1) throw ShapeError(where + ": kernel size " + std::to_string(k));
-  if (out_h < 1 || out_w < 1 || in_h < 1 || in_w < 1)
-    throw ShapeError(where + ": input " + std::to_string(in_h) + "x" + std::to_string(in_w) + ", output " +
-                     std::to_string(out_h) + "x" + std::to_string(out_w) + " (both must be non-empty)");
-}
+using checks::conv_geometry;
 
-template <class T>
-void require_square_filter(const Tensor<T, Cuda>& w, const std::string& where) {
-  if (w.h() != w.w() || w.h() < 1) throw ShapeError(where + ": weight " + to_string(w.shape()) + " is not KxK");
-}
+using checks::require_square_filter;
 
 // How one convolution runs in cuDNN: directly with symmetric padding when that gives exactly
 // the requested output, else unpadded on an input window of (out - 1) * stride + k.
@@ -94,7 +82,7 @@ Tensor<T, Cuda> conv2d_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& 
     throw ShapeError(where + ": input " + to_string(x.shape()) + " has " + std::to_string(x.c()) +
                      " channels, weight " + to_string(w.shape()) + " expects " + std::to_string(w.c()));
   const int k = w.h();
-  detail::check_geometry(stride, pad_top, pad_left, k, x.h(), x.w(), out_h, out_w, where);
+  detail::conv_geometry(stride, pad_top, pad_left, k, x.h(), x.w(), out_h, out_w, where);
   const auto r = detail::route(stride, pad_top, pad_left, k, x.h(), x.w(), out_h, out_w);
   Tensor<T, Cuda> padded;
   if (!r.direct) padded = detail::window(x, r.in_h, r.in_w, pad_top, pad_left);
@@ -127,7 +115,7 @@ Tensor<T, Cuda> conv2d_backward_data(const Tensor<T, Cuda>& dy, const Tensor<T, 
     throw ShapeError(where + ": gradient " + to_string(dy.shape()) + " has " + std::to_string(dy.c()) +
                      " channels, weight " + to_string(w.shape()) + " has " + std::to_string(w.n()) + " outputs");
   const int k = w.h();
-  detail::check_geometry(stride, pad_top, pad_left, k, in_h, in_w, dy.h(), dy.w(), where);
+  detail::conv_geometry(stride, pad_top, pad_left, k, in_h, in_w, dy.h(), dy.w(), where);
   const auto r = detail::route(stride, pad_top, pad_left, k, in_h, in_w, dy.h(), dy.w());
 
   Tensor<T, Cuda> dx({dy.n(), w.c(), r.in_h, r.in_w});
@@ -157,7 +145,7 @@ Tensor<T, Cuda> conv2d_backward_filter(const Tensor<T, Cuda>& x, const Tensor<T,
   if (x.n() != dy.n())
     throw ShapeError(where + ": input " + to_string(x.shape()) + " and gradient " + to_string(dy.shape()) +
                      " differ in batch size");
-  detail::check_geometry(stride, pad_top, pad_left, k, x.h(), x.w(), dy.h(), dy.w(), where);
+  detail::conv_geometry(stride, pad_top, pad_left, k, x.h(), x.w(), dy.h(), dy.w(), where);
   const auto r = detail::route(stride, pad_top, pad_left, k, x.h(), x.w(), dy.h(), dy.w());
   Tensor<T, Cuda> padded;
   if (!r.direct) padded = detail::window(x, r.in_h, r.in_w, pad_top, pad_left);

@@ -15,6 +15,7 @@
 #include <string>
 #include <type_traits>
 
+#include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
@@ -155,13 +156,7 @@ __global__ void accumulate_norm_grad_kernel(T* grad, const A* partial, int chann
   grad[c] += static_cast<T>(s);
 }
 
-// Throws ShapeError unless `t` holds one value per channel of `x`.
-template <class T>
-void require_norm_parameter(const Tensor<T, Cuda>& t, const Tensor<T, Cuda>& x, const char* what, const char* where) {
-  if (t.size() != static_cast<std::size_t>(x.c()))
-    throw ShapeError(std::string(where) + ": " + what + " " + to_string(t.shape()) + " for input " +
-                     to_string(x.shape()) + ", expected " + std::to_string(x.c()) + " values");
-}
+using checks::require_norm_parameter;
 
 template <class T>
 Tensor<T, Cuda> norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& bias,

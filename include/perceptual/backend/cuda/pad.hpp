@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 
+#include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
@@ -59,15 +60,7 @@ __global__ void reflect_pad_backward_kernel(T* dx, const T* dy, int h, int w, in
   }
 }
 
-template <class T>
-void require_reflectable(const Tensor<T, Cuda>& x, int top, int bottom, int left, int right, const std::string& where) {
-  if (top < 0 || bottom < 0 || left < 0 || right < 0)
-    throw ArgumentError(where + ": negative padding for " + to_string(x.shape()));
-  if (top >= x.h() || bottom >= x.h() || left >= x.w() || right >= x.w())
-    throw ShapeError(where + ": padding (top " + std::to_string(top) + ", bottom " + std::to_string(bottom) +
-                     ", left " + std::to_string(left) + ", right " + std::to_string(right) + ") of input " +
-                     to_string(x.shape()) + " (each must be smaller than the size it pads)");
-}
+using checks::require_reflectable;
 
 }  // namespace detail
 

@@ -9,24 +9,15 @@
 #include <cstddef>
 #include <string>
 
+#include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
 
 namespace detail {
 
-inline Shape4 pooled_shape_2x2(Shape4 s) {
-  return {s.n, s.c, s.h / 2, s.w / 2};
-}
-
-// Throws ShapeError unless the input has a 2x2 window and dy has the pooled shape.
-inline void require_pool_shapes(Shape4 x, Shape4 dy, const char* where) {
-  if (x.h < 2 || x.w < 2)
-    throw ShapeError(std::string(where) + ": input " + to_string(x) + " is smaller than the 2x2 window");
-  if (dy != pooled_shape_2x2(x))
-    throw ShapeError(std::string(where) + ": gradient " + to_string(dy) + " for input " + to_string(x) + ", expected " +
-                     to_string(pooled_shape_2x2(x)));
-}
+using checks::pooled_shape_2x2;
+using checks::require_pool_shapes;
 
 // Offset in x of the top-left value of output i's window (output oh x ow, input h x w).
 __device__ inline std::size_t window_top(std::size_t i, int h, int w, int oh, int ow) {
