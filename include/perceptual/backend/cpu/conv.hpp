@@ -118,8 +118,8 @@ void col2im_add(const T* col, const ConvGeometry& g, int r0, int r1, T* x) {
 
 // An uninitialised scratch buffer for one band of the im2col matrix.
 template <class T>
-std::unique_ptr<T[]> band_buffer(const ConvGeometry& g) {
-  return std::make_unique_for_overwrite<T[]>(static_cast<std::size_t>(g.taps()) * g.band_rows<T>() * g.out_w);
+PoolArray<T> band_buffer(const ConvGeometry& g) {
+  return make_pool_array<T>(static_cast<std::size_t>(g.taps()) * g.band_rows<T>() * g.out_w);
 }
 
 }  // namespace detail

@@ -1,8 +1,10 @@
 #pragma once
-// The CPU backend's tag type and storage: an xtensor container in NCHW order.
+// The CPU backend's tag type and storage: an xtensor container in NCHW order, its memory from
+// the caching HostPool.
 #include <algorithm>
 #include <cstddef>
 
+#include "perceptual/backend/cpu/allocator.hpp"
 #include "perceptual/backend/cpu/xtensor.hpp"
 #include "perceptual/core/tensor.hpp"
 
@@ -14,6 +16,8 @@ struct Cpu {
   template <class T>
   class buffer {
    public:
+    using storage = xt::xtensor<T, 4, xt::layout_type::row_major, PoolAllocator<T>>;
+
     explicit buffer(Shape4 s)
         : data_(std::array<std::size_t, 4>{static_cast<std::size_t>(s.n), static_cast<std::size_t>(s.c),
                                            static_cast<std::size_t>(s.h), static_cast<std::size_t>(s.w)},
@@ -22,11 +26,11 @@ struct Cpu {
     const T* data() const { return data_.data(); }
     void copy_to_host(T* out) const { std::copy(data_.begin(), data_.end(), out); }
     void copy_from_host(const T* in) { std::copy(in, in + data_.size(), data_.begin()); }
-    xt::xtensor<T, 4>& xt() { return data_; }
-    const xt::xtensor<T, 4>& xt() const { return data_; }
+    storage& xt() { return data_; }
+    const storage& xt() const { return data_; }
 
    private:
-    xt::xtensor<T, 4> data_;
+    storage data_;
   };
 };
 

@@ -1,0 +1,68 @@
+#include "perceptual/backend/cpu/allocator.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+
+#include "perceptual/backend/cpu/tensor.hpp"
+
+using namespace perceptual;
+using namespace perceptual::cpu;
+
+TEST_CASE("HostPool size classes are four per octave and never smaller than the request") {
+  constexpr std::size_t k = HostPool::min_pooled_bytes;
+  CHECK(HostPool::size_class(100) == 100);  // below the pooled size: untouched
+  CHECK(HostPool::size_class(k) == k);
+  CHECK(HostPool::size_class(k + 1) == k + k / 4);
+  CHECK(HostPool::size_class(k + k / 4) == k + k / 4);
+  CHECK(HostPool::size_class(2 * k - 1) == 2 * k);
+  CHECK(HostPool::size_class(3 * k + 5) == 3 * k + k / 2);
+  for (std::size_t bytes = k; bytes < 64 * k; bytes = bytes * 9 / 7 + 13) {
+    const std::size_t c = HostPool::size_class(bytes);
+    CHECK(c >= bytes);
+    CHECK(c <= bytes + bytes / 4);
+  }
+}
+
+TEST_CASE("HostPool hands a freed block of the same size class out again") {
+  HostPool pool;
+  void* a = pool.allocate(1 << 20);
+  CHECK(reinterpret_cast<std::uintptr_t>(a) % HostPool::alignment == 0);
+  pool.deallocate(a, 1 << 20);
+  CHECK(pool.cached_bytes() == std::size_t{1} << 20);
+  void* b = pool.allocate((1 << 20) - 1000);  // same class
+  CHECK(b == a);
+  CHECK(pool.cached_bytes() == 0);
+  void* c = pool.allocate(1 << 20);  // nothing cached: a new block
+  CHECK(c != b);
+  pool.deallocate(b, (1 << 20) - 1000);
+  pool.deallocate(c, 1 << 20);
+  CHECK(pool.cached_bytes() == std::size_t{2} << 20);
+  pool.release();
+  CHECK(pool.cached_bytes() == 0);
+}
+
+TEST_CASE("HostPool frees blocks beyond its cap and never caches small ones") {
+  HostPool pool;
+  pool.set_max_cached_bytes(std::size_t{1} << 20);
+  void* a = pool.allocate(1 << 20);
+  void* b = pool.allocate(1 << 20);
+  pool.deallocate(a, 1 << 20);
+  pool.deallocate(b, 1 << 20);  // over the cap: returned to the system
+  CHECK(pool.cached_bytes() == std::size_t{1} << 20);
+  void* s = pool.allocate(64);
+  pool.deallocate(s, 64);
+  CHECK(pool.cached_bytes() == std::size_t{1} << 20);
+}
+
+TEST_CASE("A reused block still gives a zero-filled tensor") {
+  const Shape4 shape{1, 4, 128, 128};  // 256 KiB of float: pooled
+  {
+    Tensor<float, Cpu> t(shape);
+    for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = 7.0f;
+  }
+  Tensor<float, Cpu> u(shape);
+  double sum = 0;
+  for (std::size_t i = 0; i < u.size(); ++i) sum += u.data()[i];
+  CHECK(sum == 0.0);
+}
