@@ -1,18 +1,22 @@
 // eval_sr: the super-resolution evaluation protocol of Johnson et al. (and SRCNN before them):
 // upscale each low-resolution test image by the factor, round to 8 bits, and measure PSNR and SSIM
 // against the ground truth on the BT.601 luma (Y) channel with `factor` pixels cropped from each
-// side. Bicubic upscaling of the given Set5 x4 inputs gives the paper's baseline, 28.43 dB.
+// side. Bicubic upscaling of the given Set5 x4 inputs gives the paper's baseline, 28.43 dB;
+// --method model runs a network trained by train_sr on the same inputs.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <perceptual/io/color.hpp>
 #include <perceptual/io/image.hpp>
 #include <perceptual/io/metrics.hpp>
 #include <perceptual/io/resample.hpp>
+#include <perceptual/nets/super_resolution.hpp>
+#include <perceptual/train/data.hpp>
 #include <regex>
 #include <string>
 #include <vector>
@@ -26,6 +30,7 @@ namespace {
 struct Options {
   std::string dir, method = "bicubic", model, csv, save_dir;
   int factor = 4;
+  bool factor_given = false;  // --factor on the command line (else a model's factor is taken)
   bool degrade = false;
 };
 
@@ -42,12 +47,6 @@ struct Result {
   double psnr = 0, ssim = 0;
 };
 
-bool is_image(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".png" || ext == ".bmp" || ext == ".jpg" || ext == ".jpeg";
-}
-
 // Pairs NAME_HR.ext / NAME_LR.ext by name. A given LR file is used unless --degrade, or unless the
 // name says it was made for another factor (the "_SRF_<k>" of the standard sets, k != factor).
 std::vector<Pair> find_pairs(const Options& o) {
@@ -60,7 +59,7 @@ std::vector<Pair> find_pairs(const Options& o) {
   for (const auto& entry : fs::directory_iterator(dir)) {
     const fs::path& p = entry.path();
     const std::string stem = p.stem().string();
-    if (!entry.is_regular_file() || !is_image(p) || !stem.ends_with("_HR")) continue;
+    if (!entry.is_regular_file() || !train::is_image_file(p) || !stem.ends_with("_HR")) continue;
     Pair pair{stem.substr(0, stem.size() - 3), p, std::nullopt};
     std::smatch m;
     const bool other_factor = std::regex_match(pair.name, m, srf) && std::stoi(m[1].str()) != o.factor;
@@ -85,23 +84,13 @@ TensorF crop_top_left(const TensorF& x, int h, int w) {
   return y;
 }
 
-TensorF round_8bit(TensorF x) {
-  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::round(std::clamp(x.data()[i], 0.0f, 255.0f));
-  return x;
+// The upscaling under test: bicubic, or a network (`net`, for --method model).
+TensorF upscale(const Options& o, nets::SuperResolver* net, const TensorF& lr) {
+  if (net) return net->upscale(lr);
+  return io::resize_bicubic(lr, o.factor * lr.h(), o.factor * lr.w());
 }
 
-// Johnson et al. sec. 4.2: blur the HR image with a Gaussian (sigma 1.0), then bicubic-downscale it
-// by the factor (antialiased, as MATLAB's imresize); the LR input is an 8-bit image, so round it.
-TensorF degrade(const TensorF& hr, int factor) {
-  return round_8bit(io::resize_bicubic(io::gaussian_blur(hr, 1.0), hr.h() / factor, hr.w() / factor));
-}
-
-TensorF upscale(const Options& o, const TensorF& lr) {
-  if (o.method == "bicubic") return io::resize_bicubic(lr, o.factor * lr.h(), o.factor * lr.w());
-  throw ArgumentError("--method model: super-resolution models arrive with train_sr; not available in this build");
-}
-
-Result evaluate(const Options& o, const Pair& pair) {
+Result evaluate(const Options& o, nets::SuperResolver* net, const Pair& pair) {
   TensorF hr = io::read_image<float>(pair.hr);
   TensorF lr;
   Result r{pair.name, pair.lr ? "given" : "made", {}, 0, 0};
@@ -118,9 +107,10 @@ Result evaluate(const Options& o, const Pair& pair) {
     if (hr.h() == 0 || hr.w() == 0)
       throw ShapeError(pair.name + ": HR " + pair.hr.filename().string() + " is smaller than the factor " +
                        std::to_string(o.factor));
-    lr = degrade(hr, o.factor);
+    // Johnson et al. sec. 4.2: Gaussian blur (sigma 1.0), bicubic x1/factor, an 8-bit image.
+    lr = io::sr_degrade(hr, o.factor);
   }
-  const TensorF sr = upscale(o, lr);
+  const TensorF sr = upscale(o, net, lr);
   r.hr_size = {hr.h(), hr.w()};
   r.psnr = io::psnr_y(sr, hr, o.factor);
   r.ssim = io::ssim_y(sr, hr, o.factor);
@@ -129,21 +119,33 @@ Result evaluate(const Options& o, const Pair& pair) {
   return r;
 }
 
-int run(const Options& o) {
+// The network for --method model, its factor checked against --factor (or taken when none is given).
+std::unique_ptr<nets::SuperResolver> load_model(Options& o) {
+  if (o.method != "model") return nullptr;
+  auto net = std::make_unique<nets::SuperResolver>(o.model);
+  if (o.factor_given && net->factor() != o.factor)
+    throw ArgumentError("--model " + o.model + " is a x" + std::to_string(net->factor()) +
+                        " network, but --factor is " + std::to_string(o.factor));
+  o.factor = net->factor();
+  return net;
+}
+
+int run(Options o) {
+  const auto net = load_model(o);  // fail before any work
   const auto pairs = find_pairs(o);
-  if (o.method == "model") upscale(o, TensorF({1, 3, 1, 1}));  // fail before any work
   if (!o.save_dir.empty()) {
     std::error_code ec;
     fs::create_directories(o.save_dir, ec);
     if (!fs::is_directory(o.save_dir, ec)) throw FileError("--save-dir " + o.save_dir + " cannot be created");
   }
-  std::printf("%s: %s x%d, PSNR and SSIM on Y (BT.601), %d-pixel border cropped\n", o.dir.c_str(), o.method.c_str(),
+  const std::string method = net ? "model " + fs::path(o.model).filename().string() : o.method;
+  std::printf("%s: %s x%d, PSNR and SSIM on Y (BT.601), %d-pixel border cropped\n", o.dir.c_str(), method.c_str(),
               o.factor, o.factor);
   std::printf("%-28s %11s %6s %9s %8s\n", "image", "HR size", "LR", "PSNR(dB)", "SSIM");
   std::vector<Result> results;
   double psnr_sum = 0, ssim_sum = 0;
   for (const auto& pair : pairs) {
-    const Result r = evaluate(o, pair);
+    const Result r = evaluate(o, net.get(), pair);
     std::printf("%-28s %11s %6s %9.2f %8.4f\n", r.name.c_str(), to_string(r.hr_size).c_str(), r.source.c_str(), r.psnr,
                 r.ssim);
     std::fflush(stdout);
@@ -177,20 +179,27 @@ int main(int argc, char** argv) {
       "by the factor, rounds it to 8 bits and reports PSNR and SSIM against NAME_HR on the Y channel (ITU-R "
       "BT.601, 16..235) with `factor` pixels cropped from each side, per image and on average. Where the folder "
       "has no LR image for the factor (e.g. x8 on the x4 sets), or with --degrade, the LR input is made from "
-      "the HR image as in the paper: Gaussian blur (sigma 1.0), then bicubic downscaling by the factor."};
+      "the HR image as in the paper: Gaussian blur (sigma 1.0), then bicubic downscaling by the factor. "
+      "--method model upscales with a network from train_sr instead (its factor is the default --factor); "
+      "networks trained on the paper's degradation are best measured with --degrade."};
   app.add_option("dir", o.dir, "test folder, e.g. /work/shared/data/sr/Set5/x4")->required();
-  app.add_option("--factor,-f", o.factor, "upscaling factor")->capture_default_str()->check(CLI::Range(2, 16));
+  const auto factor = app.add_option("--factor,-f", o.factor, "upscaling factor (default: a model's own, else 4)")
+                          ->capture_default_str()
+                          ->check(CLI::Range(2, 16));
   app.add_option("--method", o.method, "bicubic, or model (a trained SuperResolutionNet, --model)")
       ->capture_default_str()
       ->check(CLI::IsMember({"bicubic", "model"}));
-  app.add_option("--model", o.model, "super-resolution weights (safetensors) for --method model");
+  app.add_option("--model", o.model, "super-resolution network (safetensors, from train_sr) for --method model")
+      ->check(CLI::ExistingFile);
   app.add_flag("--degrade", o.degrade, "make every LR input from its HR image (blur sigma 1.0, bicubic x1/factor)");
   app.add_option("--csv", o.csv, "also write the per-image figures and the mean as CSV");
   app.add_option("--save-dir", o.save_dir, "save each upscaled image as DIR/NAME_<method>_x<factor>.png");
   CLI11_PARSE(app, argc, argv);
+  o.factor_given = factor->count() > 0;
 
   try {
     if (o.method == "model" && o.model.empty()) throw ArgumentError("--method model needs --model FILE");
+    if (o.method != "model" && !o.model.empty()) throw ArgumentError("--model needs --method model");
     return run(o);
   } catch (const Error& e) {
     std::fprintf(stderr, "eval_sr: error: %s\n", e.what());

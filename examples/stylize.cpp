@@ -4,8 +4,6 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <cctype>
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <perceptual/io/io.hpp>
@@ -14,6 +12,8 @@
 #include <perceptual/perceptual.hpp>
 #include <string>
 #include <vector>
+
+#include "inputs.hpp"
 
 using namespace perceptual;
 using TensorF = Tensor<float, Cpu>;
@@ -26,40 +26,6 @@ struct Options {
   std::vector<std::string> inputs;
   bool preserve_colors = false;
 };
-
-struct Job {
-  fs::path path;
-  bool from_folder;  // unreadable files found in a folder are skipped, named ones are errors
-};
-
-bool is_image_name(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
-}
-
-std::vector<Job> collect(const std::vector<std::string>& inputs) {
-  std::vector<Job> jobs;
-  for (const auto& input : inputs) {
-    const fs::path p(input);
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      std::vector<fs::path> found;
-      for (const auto& entry : fs::directory_iterator(p, ec))
-        if (entry.is_regular_file() && is_image_name(entry.path())) found.push_back(entry.path());
-      if (ec) throw FileError(input + ": cannot list the folder: " + ec.message());
-      std::sort(found.begin(), found.end());
-      if (found.empty()) std::fprintf(stderr, "stylize: %s: no .jpg, .png or .bmp files\n", input.c_str());
-      for (auto& f : found) jobs.push_back({std::move(f), true});
-    } else if (fs::exists(p, ec)) {
-      jobs.push_back({p, false});
-    } else {
-      throw FileError(input + ": no such file or folder");
-    }
-  }
-  return jobs;
-}
 
 // Which network a file holds: our files say so in metadata ("architecture"); the converted
 // lengstrom checkpoints carry "arch": "engstrom-tf" and, failing that, are known by their names.
@@ -114,33 +80,11 @@ int run(const Options& o, const io::SafetensorsFile& file, Load load) {
   Model<Net, Cpu, float> net;
   load(net, file);
   net.eval();
-  const std::vector<Job> jobs = collect(o.inputs);
-  fs::create_directories(o.output_dir);
   const std::string suffix = o.suffix.empty() ? "_" + fs::path(o.model).stem().string() : o.suffix;
-
-  int failures = 0, done = 0;
-  double total_seconds = 0;
-  for (const auto& job : jobs) {
-    const fs::path out = fs::path(o.output_dir) / (job.path.stem().string() + suffix + "." + o.format);
-    try {
-      const TensorF image = io::read_image<float>(job.path);
-      const auto start = std::chrono::steady_clock::now();
-      TensorF y = crop(net.forward(pad_to_multiple(image, nets::style_transform_multiple)), image.h(), image.w());
-      if (o.preserve_colors) y = preserve_colors(y, image);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      io::write_image(y, out);
-      total_seconds += seconds;
-      ++done;
-      std::fprintf(stderr, "stylize: %s (%dx%d) -> %s in %.2f s\n", job.path.string().c_str(), image.w(), image.h(),
-                   out.string().c_str(), seconds);
-    } catch (const Error& e) {
-      if (!job.from_folder) ++failures;
-      std::fprintf(stderr, "stylize: %s: %s\n", job.from_folder ? "skipped" : "error", e.what());
-    }
-  }
-  if (done > 1) std::fprintf(stderr, "stylize: %d images, %.2f s per image\n", done, total_seconds / done);
-  if (done == 0 && failures == 0) std::fprintf(stderr, "stylize: no images\n");
-  return failures > 0 || done == 0 ? 1 : 0;
+  return examples::transform_images("stylize", o.inputs, o.output_dir, suffix, o.format, [&](const TensorF& image) {
+    TensorF y = crop(net.forward(pad_to_multiple(image, nets::style_transform_multiple)), image.h(), image.w());
+    return o.preserve_colors ? preserve_colors(y, image) : y;
+  });
 }
 
 }  // namespace

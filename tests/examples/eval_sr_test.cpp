@@ -1,9 +1,8 @@
 // Runs the built examples/eval_sr program: found next to the tests in the build tree
 // ($PERCEPTUAL_EXAMPLES_DIR/eval_sr, set by ctest); skipped when absent.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +15,9 @@
 #include "perceptual/io/image.hpp"
 #include "perceptual/io/metrics.hpp"
 #include "perceptual/io/resample.hpp"
+#include "perceptual/nets/super_resolution.hpp"
+#include "support/program.hpp"
+#include "support/sr_model.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace perceptual;
@@ -26,29 +28,8 @@ namespace {
 
 using TensorF = Tensor<float, Cpu>;
 
-fs::path program() {
-  const char* dir = std::getenv("PERCEPTUAL_EXAMPLES_DIR");
-  return dir ? fs::path(dir) / "eval_sr" : fs::path();
-}
-
-struct Run {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Run run(const std::string& args) {
-  Run r;
-  // Appended piecewise: GCC 12 warns (-Wrestrict, a false positive) on "'" + std::string.
-  std::string command = program().string();
-  command.insert(0, 1, '\'');
-  command.append("' ").append(args).append(" 2>&1");
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+testing::ProgramRun run(const std::string& args) {
+  return testing::run_program(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "eval_sr"), args);
 }
 
 // A smooth 8-bit RGB test image, so that bicubic upscaling is neither perfect nor hopeless.
@@ -63,9 +44,26 @@ TensorF test_image(int h, int w) {
 }
 
 bool available() {
-  if (fs::exists(program())) return true;
-  MESSAGE("skipped: " << program().string() << " is absent (build the examples; ctest sets PERCEPTUAL_EXAMPLES_DIR)");
-  return false;
+  return testing::program_available(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "eval_sr"),
+                                    "PERCEPTUAL_EXAMPLES_DIR");
+}
+
+// A path in single quotes, for the shell.
+std::string quoted(const fs::path& p) {
+  return std::string(1, '\'').append(p.string()).append(1, '\'');
+}
+
+// The comma-separated fields of each line of a CSV file.
+std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::stringstream row(line);
+    for (std::string f; std::getline(row, f, ',');) fields.push_back(f);
+    rows.push_back(std::move(fields));
+  }
+  return rows;
 }
 
 }  // namespace
@@ -78,7 +76,7 @@ TEST_CASE("eval_sr --help describes the protocol and exits 0") {
   CHECK(r.output.find("--save-dir") != std::string::npos);
 }
 
-TEST_CASE("eval_sr reports a missing folder, a folder without pairs, a size mismatch and --method model") {
+TEST_CASE("eval_sr reports a missing folder, a folder without pairs, a size mismatch and a missing model") {
   if (!available()) return;
   testing::TempDir dir;
   auto r = run("'" + (dir.path / "absent").string() + "'");
@@ -101,8 +99,11 @@ TEST_CASE("eval_sr reports a missing folder, a folder without pairs, a size mism
   CHECK(run("'" + dir.path.string() + "' --degrade").status == 0);
 
   r = run("'" + dir.path.string() + "' --method model --model absent.safetensors");
+  CHECK(r.status != 0);
+  CHECK(r.output.find("absent.safetensors") != std::string::npos);
+  r = run("'" + dir.path.string() + "' --method model");
   CHECK(r.status == 1);
-  CHECK(r.output.find("super-resolution models arrive with train_sr") != std::string::npos);
+  CHECK(r.output.find("--method model needs --model FILE") != std::string::npos);
 }
 
 TEST_CASE("eval_sr's figures and saved images are bicubic upscaling measured by psnr_y and ssim_y") {
@@ -127,15 +128,11 @@ TEST_CASE("eval_sr's figures and saved images are bicubic upscaling measured by 
   REQUIRE(r.status == 0);
   CHECK(r.output.find("mean (2 images)") != std::string::npos);
 
-  std::ifstream in(csv);
-  std::string line;
-  REQUIRE(std::getline(in, line));
-  CHECK(line == "image,hr_height,hr_width,lr,psnr_y,ssim_y");
+  const auto rows = read_csv(csv);
+  REQUIRE(rows.size() == sizes.size() + 2);
+  CHECK(rows[0] == std::vector<std::string>{"image", "hr_height", "hr_width", "lr", "psnr_y", "ssim_y"});
   for (std::size_t k = 0; k <= sizes.size(); ++k) {
-    REQUIRE(std::getline(in, line));
-    std::vector<std::string> fields;
-    std::stringstream row(line);
-    for (std::string f; std::getline(row, f, ',');) fields.push_back(f);
+    const auto& fields = rows[k + 1];
     REQUIRE(fields.size() == 6);
     if (k < sizes.size()) {
       CHECK(fields[0] == "img_00" + std::to_string(k + 1) + "_SRF_4");
@@ -151,6 +148,68 @@ TEST_CASE("eval_sr's figures and saved images are bicubic upscaling measured by 
   const auto saved = read_image<float>(out / "img_001_SRF_4_bicubic_x4.png");
   CHECK(saved.shape() == Shape4{1, 3, 40, 44});
   CHECK(std::isinf(psnr_y(saved, resize_bicubic(read_image<float>(data / "img_001_SRF_4_LR.png"), 40, 44))));
+}
+
+TEST_CASE("eval_sr --method model measures a network's output on the given or made LR inputs") {
+  if (!available()) return;
+  testing::TempDir dir;
+  const fs::path data = dir.path / "set", out = dir.path / "out", csv = dir.path / "figures.csv";
+  fs::create_directories(data);
+  testing::write_sr_model<4>(dir.path / "x4.safetensors", 3);
+  testing::write_sr_model<8>(dir.path / "x8.safetensors", 4);
+  const TensorF hr = test_image(40, 44);
+  write_image(hr, data / "img_001_SRF_4_HR.png");
+  write_image(resize_bicubic(hr, 10, 11), data / "img_001_SRF_4_LR.png");
+
+  // x4 (the model's factor, no --factor given) on the given LR image.
+  auto r = run(quoted(data) + " --method model --model " + quoted(dir.path / "x4.safetensors") + " --csv " +
+               quoted(csv) + " --save-dir " + quoted(out));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("model x4.safetensors x4") != std::string::npos);
+  nets::SuperResolver x4(dir.path / "x4.safetensors");
+  const TensorF sr = x4.upscale(read_image<float>(data / "img_001_SRF_4_LR.png"));
+  auto rows = read_csv(csv);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[1][3] == "given");
+  CHECK(std::stod(rows[1][4]) == doctest::Approx(psnr_y(sr, hr, 4)).epsilon(1e-6));
+  CHECK(std::stod(rows[1][5]) == doctest::Approx(ssim_y(sr, hr, 4)).epsilon(1e-6));
+  CHECK(std::isinf(psnr_y(read_image<float>(out / "img_001_SRF_4_model_x4.png"), sr)));
+
+  // x8: the folder has no x8 input, so it is made from the HR image (modcropped to 40x40).
+  r = run(quoted(data) + " --method model --model " + quoted(dir.path / "x8.safetensors") + " --csv " + quoted(csv));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  rows = read_csv(csv);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[1][1] == "40");
+  CHECK(rows[1][2] == "40");
+  CHECK(rows[1][3] == "made");
+  nets::SuperResolver x8(dir.path / "x8.safetensors");
+  TensorF hr40({1, 3, 40, 40});
+  for (int p = 0; p < 3 * 40; ++p) std::copy_n(hr.data() + p * 44, 40, hr40.data() + p * 40);
+  const TensorF sr8 = x8.upscale(sr_degrade(hr40, 8));
+  CHECK(std::stod(rows[1][4]) == doctest::Approx(psnr_y(sr8, hr40, 8)).epsilon(1e-6));
+}
+
+TEST_CASE("eval_sr --method model: a factor other than the model's, a style network and --model alone are errors") {
+  if (!available()) return;
+  testing::TempDir dir;
+  write_image(test_image(40, 44), dir.path / "a_HR.png");
+  testing::write_sr_model<4>(dir.path / "x4.safetensors");
+  auto r = run(quoted(dir.path) + " --method model --factor 8 --model " + quoted(dir.path / "x4.safetensors"));
+  CHECK(r.status == 1);
+  CHECK(r.output.find("is a x4 network, but --factor is 8") != std::string::npos);
+
+  Model<nets::StyleTransformNet<>, Cpu, float> style;
+  io::save_parameters(style, dir.path / "style.safetensors", {{"architecture", "johnson-style"}});
+  r = run(quoted(dir.path) + " --method model --model " + quoted(dir.path / "style.safetensors"));
+  CHECK(r.status == 1);
+  CHECK(r.output.find("architecture \"johnson-style\" is not a super-resolution network") != std::string::npos);
+
+  r = run(quoted(dir.path) + " --model " + quoted(dir.path / "x4.safetensors"));
+  CHECK(r.status == 1);
+  CHECK(r.output.find("--model needs --method model") != std::string::npos);
 }
 
 TEST_CASE("eval_sr reproduces the published bicubic x4 figure on Set5: 28.43 dB") {

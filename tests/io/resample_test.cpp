@@ -171,6 +171,52 @@ TEST_CASE("Gaussian blur keeps constants, handles borders as asked, and rejects 
   CHECK_THROWS_AS(gaussian_blur(Tensor<double, Cpu>({1, 0, 3, 3}), 1.0), ShapeError);
 }
 
+TEST_CASE("sr_degrade blurs, downscales and rounds as computed by hand on a one-dimensional step") {
+  // Rows vary, columns do not: the blur and resize along W change nothing. Along H (8 -> 4):
+  // Gaussian sigma 1 with replicated borders (weights w[|k|], k = -3..3), then bicubic x1/2 with
+  // antialiasing: output i centres on 2i + 0.5, and the kernel stretched by 2 has weights
+  // k(d / 2) / 2 at distances d = 0.5, 1.5, 2.5, 3.5: a = 0.43359375, 0.11328125, -0.03515625,
+  // -0.01171875 (summing to 1/2 each side), borders mirrored with the edge repeated.
+  const double w[4] = {0.39905027, 0.24203623, 0.05400558, 0.00443305};
+  const double a[4] = {0.43359375, 0.11328125, -0.03515625, -0.01171875};
+  const std::vector<double> column{0, 0, 40, 255, 255, 90, 0, 10};
+  std::vector<double> blurred(8, 0.0), expected(4, 0.0);
+  for (int i = 0; i < 8; ++i)
+    for (int k = -3; k <= 3; ++k) blurred[i] += w[std::abs(k)] * column[std::clamp(i + k, 0, 7)];
+  const auto symmetric = [](int j) { return j < 0 ? -j - 1 : j > 7 ? 15 - j : j; };
+  for (int i = 0; i < 4; ++i)
+    for (int t = 0; t < 4; ++t)
+      expected[i] += a[t] * (blurred[symmetric(2 * i - t)] + blurred[symmetric(2 * i + 1 + t)]);
+
+  std::vector<double> image;
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 8; ++i)
+      for (int j = 0; j < 6; ++j) image.push_back(column[i]);
+  const auto hr = Tensor<double, Cpu>::from_host({1, 3, 8, 6}, image);
+  const auto exact = sr_degrade(hr, 2, 1.0, false);
+  const auto rounded = sr_degrade(hr, 2);
+  REQUIRE(exact.shape() == Shape4{1, 3, 4, 3});
+  const auto he = exact.to_host(), hq = rounded.to_host();
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 3; ++j) {
+        INFO("c " << c << " row " << i << " column " << j);
+        CHECK(he[(c * 4 + i) * 3 + j] == doctest::Approx(expected[i]).epsilon(1e-7));
+        CHECK(hq[(c * 4 + i) * 3 + j] == std::round(std::clamp(expected[i], 0.0, 255.0)));
+      }
+  // Without the blur, a constant image stays constant at any factor.
+  const auto constant = sr_degrade(filled({2, 3, 16, 8}, 77.0), 4, 0.0);
+  CHECK(constant.shape() == Shape4{2, 3, 4, 2});
+  for (double v : constant.to_host()) CHECK(v == 77.0);
+}
+
+TEST_CASE("sr_degrade needs sides that are multiples of the factor") {
+  CHECK_THROWS_WITH_AS(sr_degrade(filled({1, 3, 10, 8}, 1.0), 4), doctest::Contains("multiples of the factor"),
+                       ArgumentError);
+  CHECK_THROWS_AS(sr_degrade(filled({1, 3, 8, 8}, 1.0), 0), ArgumentError);
+  CHECK_THROWS_AS(sr_degrade(Tensor<double, Cpu>({1, 3, 0, 8}), 4), ShapeError);
+}
+
 // The super-resolution protocol's reference figures (shared data README): bicubic x4 upscaling
 // of the given LR images, rounded to 8 bits, Y-channel PSNR with a 4-pixel border cropped.
 TEST_CASE("bicubic x4 upscaling reproduces the published Set5 and Set14 PSNRs") {

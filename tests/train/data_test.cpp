@@ -2,9 +2,12 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "support/temp_dir.hpp"
@@ -170,4 +173,90 @@ TEST_CASE("BatchLoader rejects invalid options") {
   const ImageDataset data({dir / "d"});
   CHECK_THROWS_AS(BatchLoader(data, {.batch_size = 0}), ArgumentError);
   CHECK_THROWS_AS(BatchLoader(data, {.threads = -1}), ArgumentError);
+}
+
+TEST_CASE("load_random_crop cuts an SxS window at the image's own resolution, scaling up only small images") {
+  testing::TempDir dir;
+  io::write_image(pattern(20, 30), dir / "big.png");
+  const auto want = pattern(20, 30).to_host();
+  std::mt19937_64 rng(3);
+  std::set<std::pair<int, int>> places;
+  for (int draw = 0; draw < 20; ++draw) {
+    const auto crop = load_random_crop(dir / "big.png", 8, rng);
+    REQUIRE(crop.shape() == Shape4{1, 3, 8, 8});
+    const auto got = crop.to_host();
+    // The place is found from the first pixel's neighbourhood, then every pixel must agree.
+    int found = 0;
+    for (int top = 0; top + 8 <= 20; ++top)
+      for (int left = 0; left + 8 <= 30; ++left) {
+        bool same = true;
+        for (int c = 0; c < 3 && same; ++c)
+          for (int i = 0; i < 8 && same; ++i)
+            for (int j = 0; j < 8 && same; ++j)
+              same = got[(c * 8 + i) * 8 + j] == want[(c * 20 + top + i) * 30 + left + j];
+        if (same) {
+          ++found;
+          places.insert({top, left});
+        }
+      }
+    CHECK(found >= 1);
+  }
+  CHECK(places.size() > 5);  // the place varies
+
+  // A 6x10 image for an 8x8 crop: scaled to 8x13 first (a constant image keeps its value).
+  std::vector<float> v(3 * 6 * 10, 50.0f);
+  io::write_image(TensorF::from_host({1, 3, 6, 10}, v), dir / "small.png");
+  const auto small = load_random_crop(dir / "small.png", 8, rng);
+  REQUIRE(small.shape() == Shape4{1, 3, 8, 8});
+  for (float x : small.to_host()) CHECK(x == doctest::Approx(50.0f).epsilon(1e-4));
+}
+
+TEST_CASE(
+    "BatchLoader with random crops and a low-resolution factor: inputs are the degraded crops, and batch k "
+    "depends only on (seed, k)") {
+  testing::TempDir dir;
+  fs::create_directories(dir / "d");
+  for (int i = 0; i < 3; ++i)
+    io::write_image(pattern(24 + 4 * i, 28, 50 * i), dir / "d" / ("p" + std::to_string(i) + ".png"));
+  const ImageDataset data({dir / "d"});
+  const LoaderOptions base{
+      .image_size = 16, .batch_size = 2, .seed = 5, .threads = 0, .crop = LoaderOptions::Crop::random, .lr_factor = 4};
+  auto batches = [&](int threads, std::int64_t first, int count) {
+    auto o = base;
+    o.threads = threads;
+    o.first_batch = first;
+    BatchLoader loader(data, o);
+    std::vector<std::pair<std::vector<float>, std::vector<float>>> out;
+    for (int i = 0; i < count; ++i) {
+      const Batch b = loader.next();
+      REQUIRE(b.images.shape() == Shape4{2, 3, 16, 16});
+      REQUIRE(b.inputs.shape() == Shape4{2, 3, 4, 4});
+      for (int j = 0; j < 2; ++j) {  // each input is io::sr_degrade of its image
+        TensorF image({1, 3, 16, 16});
+        std::copy_n(b.images.data() + j * 768, 768, image.data());
+        const auto lr = io::sr_degrade(image, 4).to_host();
+        CHECK(std::equal(lr.begin(), lr.end(), b.inputs.data() + j * 48));
+      }
+      out.emplace_back(b.images.to_host(), b.inputs.to_host());
+    }
+    return out;
+  };
+  const auto sync = batches(0, 0, 4);
+  CHECK(batches(2, 0, 4) == sync);
+  const auto resumed = batches(2, 2, 2);
+  CHECK(resumed[0] == sync[2]);
+  CHECK(resumed[1] == sync[3]);
+  // Positions 0..2 and 3..5 are the same files in other orders with other crops: no two batches
+  // repeat, and another seed gives other crops.
+  CHECK(sync[0] != sync[1]);
+  CHECK(sync[1] != sync[3]);
+  auto other = base;
+  other.seed = 6;
+  BatchLoader loader(data, other);
+  CHECK(loader.next().images.to_host() != sync[0].first);
+
+  auto bad = base;
+  bad.lr_factor = 3;  // 16 is not a multiple of 3
+  CHECK_THROWS_WITH_AS(BatchLoader(data, bad), doctest::Contains("not a multiple of the low-resolution factor 3"),
+                       ArgumentError);
 }

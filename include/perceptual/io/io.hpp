@@ -1,7 +1,9 @@
 #pragma once
-// Files and image processing: safetensors weights, images through stb, resampling and colour.
+// Files and image processing: safetensors weights, images through stb, resampling, colour,
+// histogram matching and quality metrics.
 #include "perceptual/io/color.hpp"
 #include "perceptual/io/dtype.hpp"
+#include "perceptual/io/histogram.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/io/metrics.hpp"
 #include "perceptual/io/parameters.hpp"

@@ -1,6 +1,7 @@
 #pragma once
 // Resampling NCHW images on the CPU: bicubic resizing as MATLAB's imresize does it (the
-// super-resolution protocol's), and Gaussian blur. Both are separable filters built from taps.
+// super-resolution protocol's), Gaussian blur (separable filters built from taps), and the
+// super-resolution degradation that makes a low-resolution input from a high-resolution image.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -180,6 +181,26 @@ Tensor<T, Cpu> gaussian_blur(const Tensor<T, Cpu>& x, double sigma, Border borde
   const auto along_h = detail::gaussian_taps(x.h(), sigma, border);
   const auto along_w = detail::gaussian_taps(x.w(), sigma, border);
   return detail::apply_taps_w(detail::apply_taps_h(x, along_h, x.h()), along_w, x.w());
+}
+
+// Johnson et al. sec. 4.2's low-resolution input: the HR image (values in [0, 255]) blurred by a
+// Gaussian of `sigma` (1.0 in the paper; replicated borders), then bicubic-downscaled by `factor`
+// (antialiased, as MATLAB's imresize), then clamped and rounded to 8-bit values, as a saved LR
+// image would be (quantize = false keeps the floats). H and W must be multiples of the factor
+// (crop first: the protocol's modcrop); ArgumentError otherwise or for a factor < 1.
+template <class T>
+Tensor<T, Cpu> sr_degrade(const Tensor<T, Cpu>& hr, int factor, double sigma = 1.0, bool quantize = true) {
+  detail::require_image(hr.shape(), "sr_degrade");
+  if (factor < 1 || hr.h() % factor != 0 || hr.w() % factor != 0)
+    throw ArgumentError("sr_degrade: image " + to_string(hr.shape()) + " and factor " + std::to_string(factor) +
+                        ": the height and width must be positive multiples of the factor");
+  Tensor<T, Cpu> lr = resize_bicubic(gaussian_blur(hr, sigma), hr.h() / factor, hr.w() / factor);
+  if (quantize)
+    for (std::size_t i = 0; i < lr.size(); ++i) {
+      const double v = static_cast<double>(lr.data()[i]);
+      lr.data()[i] = static_cast<T>(std::isnan(v) ? 0 : std::round(std::clamp(v, 0.0, 255.0)));
+    }
+  return lr;
 }
 
 }  // namespace perceptual::io

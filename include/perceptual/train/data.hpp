@@ -1,9 +1,11 @@
 #pragma once
 // The training-data pipeline: ImageDataset (the image files of one or more folders, recursively,
-// sorted) and BatchLoader (Nx3xSxS float batches decoded by background threads). Batch k holds the
-// images at stream positions k*N ... k*N+N-1, where the stream is the dataset in a fresh shuffle
-// per epoch seeded by (seed, epoch): its content depends only on (seed, k), never on thread
-// timing, so a run resumed at batch k sees what an uninterrupted run would have.
+// sorted) and BatchLoader (Nx3xSxS float batches decoded by background threads: centre crops for
+// style training, or random crops with their degraded low-resolution inputs for super-resolution).
+// Batch k holds the images at stream positions k*N ... k*N+N-1, where the stream is the dataset in
+// a fresh shuffle per epoch seeded by (seed, epoch), and a random crop's place is drawn from
+// (seed, position): its content depends only on (seed, k), never on thread timing, so a run
+// resumed at batch k sees what an uninterrupted run would have.
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -70,28 +72,59 @@ class ImageDataset {
   std::vector<std::filesystem::path> files_;
 };
 
+namespace detail {
+
+// The 1x3xSxS block of a 1x3xHxW image whose top-left pixel is (top, left); the caller keeps it inside.
+inline Tensor<float, Cpu> crop_square(const Tensor<float, Cpu>& image, int top, int left, int size) {
+  Tensor<float, Cpu> out({1, 3, size, size});
+  const int h = image.h(), w = image.w();
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < size; ++i)
+      std::copy_n(image.data() + (static_cast<std::size_t>(c) * h + top + i) * w + left, size,
+                  out.data() + (static_cast<std::size_t>(c) * size + i) * size);
+  return out;
+}
+
+// Reads an image and, when its shorter side is below `at_least` (or `exactly` is set), scales it
+// (bicubic, antialiased when shrinking) so that its shorter side is `at_least`.
+inline Tensor<float, Cpu> read_scaled(const std::filesystem::path& path, int at_least, bool exactly,
+                                      const char* where) {
+  if (at_least < 1)
+    throw ArgumentError(std::string(where) + ": size " + std::to_string(at_least) + " must be positive");
+  Tensor<float, Cpu> image = io::read_image<float>(path);
+  if (!exactly && std::min(image.h(), image.w()) >= at_least) return image;
+  const double s = static_cast<double>(at_least) / std::min(image.h(), image.w());
+  const int h = std::max(at_least, static_cast<int>(std::lround(image.h() * s)));
+  const int w = std::max(at_least, static_cast<int>(std::lround(image.w() * s)));
+  if (h != image.h() || w != image.w()) image = io::resize_bicubic(image, h, w);
+  return image;
+}
+
+}  // namespace detail
+
 // Reads an image as 1x3xSxS in [0, 255]: scaled (bicubic, antialiased when shrinking) so that its
 // shorter side is S, then the centre SxS crop. Johnson et al. squash every image to 256x256; the
 // crop keeps the aspect ratio. Throws FileError from io::read_image for an unreadable file.
 inline Tensor<float, Cpu> load_square_image(const std::filesystem::path& path, int size) {
-  if (size < 1) throw ArgumentError("load_square_image: size " + std::to_string(size) + " must be positive");
-  Tensor<float, Cpu> image = io::read_image<float>(path);
-  const double s = static_cast<double>(size) / std::min(image.h(), image.w());
-  const int h = std::max(size, static_cast<int>(std::lround(image.h() * s)));
-  const int w = std::max(size, static_cast<int>(std::lround(image.w() * s)));
-  if (h != image.h() || w != image.w()) image = io::resize_bicubic(image, h, w);
-  const int top = (h - size) / 2, left = (w - size) / 2;
-  Tensor<float, Cpu> out({1, 3, size, size});
-  const float* in = image.data();
-  float* o = out.data();
-  for (int c = 0; c < 3; ++c)
-    for (int i = 0; i < size; ++i)
-      std::copy_n(in + (static_cast<std::size_t>(c) * h + top + i) * w + left, size,
-                  o + (static_cast<std::size_t>(c) * size + i) * size);
-  return out;
+  const Tensor<float, Cpu> image = detail::read_scaled(path, size, true, "load_square_image");
+  return detail::crop_square(image, (image.h() - size) / 2, (image.w() - size) / 2, size);
+}
+
+// Reads an image as a 1x3xSxS crop in [0, 255] at its own resolution (the super-resolution
+// targets: Johnson et al. take 288x288 patches), at a place drawn uniformly from `rng`. An image
+// whose shorter side is below S is first scaled up to S (bicubic), which blurs the target: choose
+// S no larger than the training images. Throws FileError from io::read_image for an unreadable file.
+inline Tensor<float, Cpu> load_random_crop(const std::filesystem::path& path, int size, std::mt19937_64& rng) {
+  const Tensor<float, Cpu> image = detail::read_scaled(path, size, false, "load_random_crop");
+  // Modulo draws: fully specified by the standard, unlike uniform_int_distribution.
+  const auto top = static_cast<int>(rng() % static_cast<std::uint64_t>(image.h() - size + 1));
+  const auto left = static_cast<int>(rng() % static_cast<std::uint64_t>(image.w() - size + 1));
+  return detail::crop_square(image, top, left, size);
 }
 
 struct LoaderOptions {
+  enum class Crop { centre, random };
+
   int image_size = 256;
   int batch_size = 4;
   std::uint64_t seed = 0;
@@ -99,11 +132,20 @@ struct LoaderOptions {
   int threads = 2;               // decoding threads; 0 decodes in next()'s caller
   int prefetch = 4;              // batches decoded ahead of the consumer
   std::int64_t first_batch = 0;  // the k of the first next(), to resume a run
+  // centre: load_square_image (style training); random: load_random_crop, the place drawn from
+  // (seed, stream position) (super-resolution training).
+  Crop crop = Crop::centre;
+  // > 0: each batch also holds its images degraded by io::sr_degrade (Gaussian blur of
+  // lr_blur_sigma, bicubic x1/lr_factor, 8-bit rounding) as Batch::inputs; image_size must be a
+  // multiple of it.
+  int lr_factor = 0;
+  double lr_blur_sigma = 1.0;
 };
 
 struct Batch {
   std::int64_t index = 0;                    // k
   Tensor<float, Cpu> images;                 // N x 3 x S x S, values in [0, 255]
+  Tensor<float, Cpu> inputs;                 // N x 3 x S/f x S/f, the degraded images (lr_factor f > 0)
   std::vector<std::filesystem::path> files;  // the images', in batch order
 };
 
@@ -122,6 +164,9 @@ class BatchLoader {
                           ", prefetch " + std::to_string(options_.prefetch) + ", first batch " +
                           std::to_string(options_.first_batch) +
                           "; expected sizes >= 1, threads >= 0, prefetch >= 1, first batch >= 0");
+    if (options_.lr_factor < 0 || (options_.lr_factor > 0 && options_.image_size % options_.lr_factor != 0))
+      throw ArgumentError("BatchLoader: image size " + std::to_string(options_.image_size) +
+                          " is not a multiple of the low-resolution factor " + std::to_string(options_.lr_factor));
     next_ = claim_ = options_.first_batch;
     for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { work(); });
   }
@@ -151,9 +196,10 @@ class BatchLoader {
 
   // Batch k, built in the calling thread (what the workers run).
   Batch make_batch(std::int64_t k) {
-    const int n = options_.batch_size, s = options_.image_size;
-    Batch b{k, Tensor<float, Cpu>({n, 3, s, s}), {}};
-    const std::size_t per = static_cast<std::size_t>(3) * s * s;
+    const int n = options_.batch_size, s = options_.image_size, f = options_.lr_factor;
+    Batch b{k, Tensor<float, Cpu>({n, 3, s, s}), {}, {}};
+    if (f > 0) b.inputs = Tensor<float, Cpu>({n, 3, s / f, s / f});
+    const std::size_t per = static_cast<std::size_t>(3) * s * s, per_input = f > 0 ? per / f / f : 0;
     const auto count = static_cast<std::int64_t>(dataset_.size());
     for (int j = 0; j < n; ++j) {
       std::int64_t position = k * n + j;
@@ -164,8 +210,11 @@ class BatchLoader {
         const auto& path = dataset_.file(file_at(position));
         if (known_bad(path)) continue;
         try {
-          const auto image = load_square_image(path, s);
+          const auto image = load_image(path, position);
           std::copy_n(image.data(), per, b.images.data() + j * per);
+          if (f > 0)
+            std::copy_n(io::sr_degrade(image, f, options_.lr_blur_sigma).data(), per_input,
+                        b.inputs.data() + j * per_input);
           b.files.push_back(path);
           break;
         } catch (const FileError& e) {
@@ -197,6 +246,16 @@ class BatchLoader {
     Batch batch;
     std::exception_ptr error;
   };
+
+  // The training image at a stream position, cropped as the options ask.
+  Tensor<float, Cpu> load_image(const std::filesystem::path& path, std::int64_t position) const {
+    if (options_.crop == LoaderOptions::Crop::centre) return load_square_image(path, options_.image_size);
+    std::seed_seq seq{static_cast<std::uint32_t>(options_.seed), static_cast<std::uint32_t>(options_.seed >> 32),
+                      static_cast<std::uint32_t>(position), static_cast<std::uint32_t>(position >> 32),
+                      0x63726f70u};  // "crop": not the seed of an epoch's order
+    std::mt19937_64 rng(seq);
+    return load_random_crop(path, options_.image_size, rng);
+  }
 
   // Fisher-Yates with mt19937_64 and a modulo draw, both fully specified (unlike std::shuffle and
   // uniform_int_distribution), so the order is the same with every standard library.

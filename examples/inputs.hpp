@@ -1,0 +1,87 @@
+#pragma once
+// The image arguments of the inference programs (stylize, super_resolve): files, and folders whose
+// .jpg/.jpeg/.png/.bmp files (sorted, not recursive) are taken; and the loop that transforms each
+// and writes it. A named file that cannot be read is an error; a folder's unreadable files are skipped.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "perceptual/backend/cpu/cpu.hpp"
+#include "perceptual/core/error.hpp"
+#include "perceptual/io/image.hpp"
+#include "perceptual/train/data.hpp"
+
+namespace perceptual::examples {
+
+struct InputImage {
+  std::filesystem::path path;
+  bool from_folder;  // unreadable files found in a folder are skipped, named ones are errors
+};
+
+// FileError for an input that is neither a file nor a folder; a folder without images is reported
+// on stderr, prefixed by `program`.
+inline std::vector<InputImage> collect_images(const std::vector<std::string>& inputs, const char* program) {
+  namespace fs = std::filesystem;
+  std::vector<InputImage> images;
+  for (const auto& input : inputs) {
+    const fs::path p(input);
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      std::vector<fs::path> found;
+      for (const auto& entry : fs::directory_iterator(p, ec))
+        if (entry.is_regular_file() && train::is_image_file(entry.path())) found.push_back(entry.path());
+      if (ec) throw FileError(input + ": cannot list the folder: " + ec.message());
+      std::sort(found.begin(), found.end());
+      if (found.empty()) std::fprintf(stderr, "%s: %s: no .jpg, .png or .bmp files\n", program, input.c_str());
+      for (auto& f : found) images.push_back({std::move(f), true});
+    } else if (fs::exists(p, ec)) {
+      images.push_back({p, false});
+    } else {
+      throw FileError(input + ": no such file or folder");
+    }
+  }
+  return images;
+}
+
+// Reads each input image (1x3xHxW in [0, 255]), applies `transform` to it and writes the result as
+// output_dir/<name><suffix>.<format> (output_dir created if needed), printing a line per image with
+// the time of `transform` alone, and the mean time. Returns the exit status: 1 when a named input
+// failed or no image was done.
+template <class Transform>
+int transform_images(const char* program, const std::vector<std::string>& inputs,
+                     const std::filesystem::path& output_dir, const std::string& suffix, const std::string& format,
+                     Transform transform) {
+  const auto images = collect_images(inputs, program);
+  std::error_code ec;
+  std::filesystem::create_directories(output_dir, ec);
+  if (!std::filesystem::is_directory(output_dir, ec))
+    throw FileError("output folder " + output_dir.string() + " cannot be created");
+  int failures = 0, done = 0;
+  double total_seconds = 0;
+  for (const auto& image : images) {
+    const auto out = output_dir / (image.path.stem().string() + suffix + "." + format);
+    try {
+      const Tensor<float, Cpu> x = io::read_image<float>(image.path);
+      const auto start = std::chrono::steady_clock::now();
+      const Tensor<float, Cpu> y = transform(x);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      io::write_image(y, out);
+      total_seconds += seconds;
+      ++done;
+      std::fprintf(stderr, "%s: %s (%dx%d) -> %s (%dx%d) in %.2f s\n", program, image.path.string().c_str(), x.w(),
+                   x.h(), out.string().c_str(), y.w(), y.h(), seconds);
+    } catch (const Error& e) {
+      if (!image.from_folder) ++failures;
+      std::fprintf(stderr, "%s: %s: %s\n", program, image.from_folder ? "skipped" : "error", e.what());
+    }
+  }
+  if (done > 1) std::fprintf(stderr, "%s: %d images, %.2f s per image\n", program, done, total_seconds / done);
+  if (done == 0 && failures == 0) std::fprintf(stderr, "%s: no images\n", program);
+  return failures > 0 || done == 0 ? 1 : 0;
+}
+
+}  // namespace perceptual::examples

@@ -1,0 +1,182 @@
+#pragma once
+// What the training programs (train_style, train_sr) share: their common flags, and the loop's
+// bookkeeping: the CSV log that a resumed run continues, the progress line with the loss terms,
+// and when and where checkpoints and samples are written.
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "perceptual/core/error.hpp"
+#include "progress.hpp"
+
+namespace perceptual::examples {
+
+struct TrainingFlags {
+  std::string output, checkpoint, resume, sample, log, command_line;
+  std::vector<std::string> data;
+  double lr = 1e-3;
+  int batch_size = 4, iterations = 40000, checkpoint_every = 0, sample_every = 0, print_every = 10, threads = 2;
+  unsigned long seed = 0;
+};
+
+// --data, --batch-size, --iterations, --lr, --checkpoint-every, --checkpoint, --resume,
+// --sample-every, --sample, --log, --seed, --threads, --print-every; the program adds --output and
+// its own. `sample_help` says what --sample is; `log_columns` the loss terms' columns of the log.
+inline void add_training_flags(CLI::App& app, TrainingFlags& f, const std::string& sample_help,
+                               const std::string& log_columns) {
+  app.add_option("--data", f.data, "training image folder(s), searched recursively")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--batch-size", f.batch_size, "images per batch")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--iterations,-n", f.iterations, "Adam steps in all (a resumed run continues to this count)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000000));
+  app.add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--checkpoint-every", f.checkpoint_every,
+                 "write a checkpoint every N iterations (0: only at the end when --checkpoint is given)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--checkpoint", f.checkpoint, "checkpoint file (default: <output stem>.ckpt.safetensors)");
+  app.add_option("--resume", f.resume, "continue from a checkpoint (same data, sizes and seed: bit-identical)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--sample-every", f.sample_every, "write --sample's result every N iterations")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--sample", f.sample,
+                 sample_help + ", written as <output stem>_sample_<iteration>.png beside --output")
+      ->check(CLI::ExistingFile);
+  app.add_option("--log", f.log, "CSV of every iteration: iteration," + log_columns + ",seconds");
+  app.add_option("--seed", f.seed, "seed of the initial weights, the data order and any random crops")
+      ->capture_default_str();
+  app.add_option("--threads", f.threads, "image decoding threads")->capture_default_str()->check(CLI::Range(0, 64));
+  app.add_option("--print-every", f.print_every, "progress line every N iterations (when not a terminal)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+}
+
+// The program's command line, for the model file's metadata.
+inline std::string command_line(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) out += (i ? " " : "") + std::string(argv[i]);
+  return out;
+}
+
+// "%g": what the metadata records of a flag's number.
+inline std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// The metadata every training program records: data (the folders, comma-separated), batch_size,
+// seed, lr and command_line.
+inline std::map<std::string, std::string> run_metadata(const TrainingFlags& f) {
+  std::string data;
+  for (const auto& d : f.data) data += (data.empty() ? "" : ",") + d;
+  return {{"data", data},
+          {"batch_size", std::to_string(f.batch_size)},
+          {"seed", std::to_string(f.seed)},
+          {"lr", short_number(f.lr)},
+          {"command_line", f.command_line}};
+}
+
+// After --resume: a warning for each of `keys` whose value differs between the checkpoint's
+// metadata and this run's (a resumed run continues bit-identically only with the same ones),
+// then the iteration it resumes at.
+inline void report_resume(const char* program, const TrainingFlags& f, long long iteration,
+                          const std::map<std::string, std::string>& checkpoint,
+                          const std::map<std::string, std::string>& mine, const std::vector<std::string>& keys) {
+  for (const auto& key : keys) {
+    const auto theirs = checkpoint.find(key), ours = mine.find(key);
+    if (theirs != checkpoint.end() && ours != mine.end() && theirs->second != ours->second)
+      std::fprintf(stderr,
+                   "%s: warning: the checkpoint's %s is \"%s\", this run's \"%s\": not a continuation of the same "
+                   "run\n",
+                   program, key.c_str(), theirs->second.c_str(), ours->second.c_str());
+  }
+  std::fprintf(stderr, "%s: resumed %s at iteration %lld\n", program, f.resume.c_str(), iteration);
+}
+
+// Iterations start+1 .. flags.iterations of a run: report() after each step logs its loss terms
+// (named by `columns`, "total" first) and updates the progress line.
+class TrainingLoop {
+ public:
+  TrainingLoop(const char* program, const TrainingFlags& f, long start, std::vector<std::string> columns)
+      : program_(program),
+        flags_(f),
+        start_(start),
+        names_(std::move(columns)),
+        progress_(program, std::max(1L, f.iterations - start), f.print_every) {
+    if (f.log.empty()) return;
+    const bool append = start > 0 && std::filesystem::exists(f.log);  // a resumed run continues its log
+    log_.open(f.log, append ? std::ios::app : std::ios::trunc);
+    if (!log_) throw FileError("--log: cannot write " + f.log);
+    if (!append) {
+      log_ << "iteration";
+      for (const auto& name : names_) log_ << ',' << name;
+      log_ << ",seconds\n";
+    }
+  }
+
+  long first() const { return start_ + 1; }
+  long last() const { return flags_.iterations; }
+
+  // terms: one value per column.
+  void report(long it, const std::vector<double>& terms) {
+    std::string detail;
+    for (std::size_t i = 1; i < terms.size() && i < names_.size(); ++i) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%s%s %.4g", i > 1 ? ", " : "", names_[i].c_str(), terms[i]);
+      detail += buf;
+    }
+    if (it == first()) std::fprintf(stderr, "%s: initial loss %.4g (%s)\n", program_, terms[0], detail.c_str());
+    if (log_) {
+      log_ << it;
+      for (double t : terms) log_ << ',' << t;
+      log_ << ',' << progress_.seconds() << '\n';
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "it %ld loss %.4g (", it, terms[0]);
+    progress_.update(it - start_, buf + detail + ")");
+  }
+
+  bool checkpoint_due(long it) const { return flags_.checkpoint_every > 0 && it % flags_.checkpoint_every == 0; }
+  bool sample_due(long it) const { return flags_.sample_every > 0 && it % flags_.sample_every == 0; }
+  // Whether the run ends with a checkpoint (--checkpoint-every or --checkpoint given).
+  bool final_checkpoint() const { return flags_.checkpoint_every > 0 || !flags_.checkpoint.empty(); }
+
+  std::string checkpoint_path() const {
+    const std::filesystem::path output(flags_.output);
+    return !flags_.checkpoint.empty()
+               ? flags_.checkpoint
+               : (output.parent_path() / (output.stem().string() + ".ckpt.safetensors")).string();
+  }
+  std::filesystem::path sample_path(long it) const {
+    const std::filesystem::path output(flags_.output);
+    return output.parent_path() / (output.stem().string() + "_sample_" + std::to_string(it) + ".png");
+  }
+
+  // Closes the log and says what was written.
+  void finish(long long iteration) {
+    if (log_) log_.flush();
+    std::fprintf(stderr, "%s: wrote %s after %lld iterations (%.1f s this run)\n", program_, flags_.output.c_str(),
+                 iteration, progress_.seconds());
+  }
+
+ private:
+  const char* program_;
+  const TrainingFlags& flags_;
+  long start_;
+  std::vector<std::string> names_;
+  Progress progress_;
+  std::ofstream log_;
+};
+
+}  // namespace perceptual::examples

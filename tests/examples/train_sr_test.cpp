@@ -1,0 +1,122 @@
+// Runs the built examples/train_sr program on tiny generated images: the model file it writes,
+// and a resumed run that must end where an uninterrupted one does.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "perceptual/io/image.hpp"
+#include "perceptual/io/safetensors.hpp"
+#include "support/program.hpp"
+#include "support/random.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tiny_vgg.hpp"
+
+using namespace perceptual;
+namespace fs = std::filesystem;
+
+namespace {
+
+testing::ProgramRun run(const std::string& args) {
+  return testing::run_program(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "train_sr"), args);
+}
+
+bool available() {
+  return testing::program_available(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "train_sr"),
+                                    "PERCEPTUAL_EXAMPLES_DIR");
+}
+
+// A path in single quotes, for the shell.
+std::string quoted(const fs::path& p) {
+  return std::string(1, '\'').append(p.string()).append(1, '\'');
+}
+
+void write_images(const fs::path& folder) {
+  fs::create_directories(folder);
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 3; ++i)
+    io::write_image(testing::random_tensor<float>({1, 3, 30 + i, 34}, rng, 0, 255),
+                    folder / ("img" + std::to_string(i) + ".png"));
+}
+
+// Every tensor of a file, by name.
+std::map<std::string, std::vector<float>> tensors(const fs::path& path) {
+  const io::SafetensorsFile file(path);
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& name : file.names()) out[name] = file.read<float>(name);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("train_sr writes a model with its settings, and a resumed run ends where an uninterrupted one does") {
+  if (!available()) return;
+  testing::TempDir dir;
+  write_images(dir / "data");
+  const std::string common =
+      "--data " + quoted(dir / "data") + " --factor 4 --loss pixel --crop-size 24 --batch-size 2 --seed 5 --threads 2 ";
+  auto r = run(common + "-n 3 -o " + quoted(dir / "whole.safetensors") + " --log " + quoted(dir / "whole.csv"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("train_sr: initial loss") != std::string::npos);
+  CHECK(r.output.find("ETA") != std::string::npos);
+  const io::SafetensorsFile model(dir / "whole.safetensors");
+  const auto& meta = model.metadata();
+  CHECK(meta.at("architecture") == "johnson-sr");
+  CHECK(meta.at("factor") == "4");
+  CHECK(meta.at("norm") == "batch");
+  CHECK(meta.at("loss") == "pixel");
+  CHECK(meta.at("crop_size") == "24");
+  CHECK(meta.at("batch_size") == "2");
+  CHECK(meta.at("iterations") == "3");
+  CHECK(meta.at("value_range") == "0,255");
+  CHECK_FALSE(model.has("adam.conv1.weight.exp_avg"));
+
+  r = run(common + "-n 2 -o " + quoted(dir / "part.safetensors") + " --checkpoint " + quoted(dir / "part.ckpt"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  r = run(common + "-n 3 -o " + quoted(dir / "resumed.safetensors") + " --resume " + quoted(dir / "part.ckpt"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("resumed") != std::string::npos);
+  CHECK(r.output.find("warning") == std::string::npos);
+  const auto whole = tensors(dir / "whole.safetensors"), resumed = tensors(dir / "resumed.safetensors");
+  REQUIRE(whole.size() == resumed.size());
+  CHECK(whole == resumed);
+  CHECK(whole != tensors(dir / "part.safetensors"));
+}
+
+TEST_CASE("train_sr with the feature loss reads the VGG weights, and impossible options are clear errors") {
+  if (!available()) return;
+  testing::TempDir dir;
+  write_images(dir / "data");
+  testing::write_tiny_vgg(dir / "vgg.safetensors");
+  const std::string data = "--data " + quoted(dir / "data") + " ";
+  auto r = run(data + "--factor 8 --loss feature --weights " + quoted(dir / "vgg.safetensors") +
+               " --crop-size 40 --batch-size 1 -n 1 -o " + quoted(dir / "x8.safetensors"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const io::SafetensorsFile model(dir / "x8.safetensors");
+  CHECK(model.metadata().at("factor") == "8");
+  CHECK(model.metadata().at("loss") == "feature");
+  CHECK(model.metadata().at("feature_layer") == "relu2_2");
+  CHECK(model.metadata().at("vgg_weights") == "vgg.safetensors");
+  CHECK(model.has("deconv3.weight"));
+
+  r = run(data + "--factor 8 --crop-size 44");
+  CHECK(r.status == 1);
+  CHECK(r.output.find("--crop-size 44 is not a multiple of --factor 8") != std::string::npos);
+  r = run(data + "--factor 8 --crop-size 32 --loss pixel");
+  CHECK(r.status == 1);
+  CHECK(r.output.find("gives 4x4 LR inputs at --factor 8; the network needs at least 5x5") != std::string::npos);
+  r = run(data + "--loss feature");
+  CHECK(r.status == 1);
+  CHECK(r.output.find("--loss feature needs --weights") != std::string::npos);
+  r = run(data + "--loss pixel --crop-size 24 -n 1 --resume " + quoted(dir / "x8.safetensors"));
+  CHECK(r.status == 1);
+  CHECK(r.output.find("is not a training checkpoint") != std::string::npos);
+}

@@ -1,0 +1,50 @@
+#pragma once
+// Runs a built program of this project as a user would, for the program tests: its exit status
+// and everything it printed (stdout and stderr together).
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace perceptual::testing {
+
+struct ProgramRun {
+  int status = -1;
+  std::string output;
+};
+
+// The program `name` in the folder named by the environment variable `dir_variable` (set by
+// ctest), or an empty path when either is absent.
+inline std::filesystem::path find_program(const char* dir_variable, const std::string& name) {
+  const char* dir = std::getenv(dir_variable);
+  return dir ? std::filesystem::path(dir) / name : std::filesystem::path();
+}
+
+// Whether `program` exists; otherwise says why the caller skips.
+inline bool program_available(const std::filesystem::path& program, const char* dir_variable) {
+  if (!program.empty() && std::filesystem::exists(program)) return true;
+  const std::string variable(dir_variable);
+  MESSAGE("skipped: " << (program.empty() ? variable + " is not set" : program.string() + " is absent")
+                      << " (build the program; ctest sets " << variable << ")");
+  return false;
+}
+
+// `args` goes through the shell as written: quote paths with spaces.
+inline ProgramRun run_program(const std::filesystem::path& program, const std::string& args) {
+  ProgramRun r;
+  std::string command = program.string();
+  command.insert(0, 1, '\'');
+  command.append("' ").append(args).append(" 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace perceptual::testing
