@@ -11,8 +11,6 @@
 #include <perceptual/io/io.hpp>
 #include <perceptual/nets/vgg_weights.hpp>
 #include <perceptual/perceptual.hpp>
-#include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,39 +29,6 @@ struct Options {
   unsigned long seed = 0;
 };
 
-// Every ReLU of each VGG as a tap, so that the layers can be chosen at run time; only the
-// chosen ones are computed, and the network stops at the deepest.
-using AllVgg16 = nets::Vgg16<"relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu4_1",
-                             "relu4_2", "relu4_3", "relu5_1", "relu5_2", "relu5_3">;
-using AllVgg19 = nets::Vgg19<"relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
-                             "relu4_1", "relu4_2", "relu4_3", "relu4_4", "relu5_1", "relu5_2", "relu5_3", "relu5_4">;
-
-std::vector<std::string> split(const std::string& list) {
-  std::vector<std::string> out;
-  std::stringstream in(list);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-// Indices of the named layers among the net's taps; ArgumentError listing the valid names otherwise.
-template <class Net>
-std::vector<int> tap_indices(const std::string& list, const char* option) {
-  const auto names = Net::tap_names();
-  std::vector<int> out;
-  for (const auto& layer : split(list)) {
-    const auto it = std::find(names.begin(), names.end(), layer);
-    if (it == names.end()) {
-      std::string valid;
-      for (const auto& n : names) valid += " " + n;
-      throw ArgumentError(std::string(option) + ": VGG-" + std::to_string(Net::depth) + " has no layer \"" + layer +
-                          "\"; valid:" + valid);
-    }
-    out.push_back(static_cast<int>(it - names.begin()));
-  }
-  return out;
-}
-
 // Scales the image so that its longer side is `size` (bicubic, antialiased when shrinking).
 TensorF fit(const TensorF& image, int size) {
   const double s = static_cast<double>(size) / std::max(image.h(), image.w());
@@ -71,84 +36,28 @@ TensorF fit(const TensorF& image, int size) {
                             std::max(1, static_cast<int>(std::lround(image.w() * s))));
 }
 
-struct Terms {
-  double total = 0, content = 0, style = 0, tv = 0;
-};
-
 template <class Net>
 int run(const Options& o) {
-  using Vgg = nets::LossNetwork<Net, Cpu, float>;
-  const auto content_taps = tap_indices<Net>(o.content_layers, "--content-layers");
-  const auto style_taps = tap_indices<Net>(o.style_layers, "--style-layers");
-  if (o.content_weight > 0 && content_taps.empty()) throw ArgumentError("--content-layers: name at least one layer");
-  if (o.style_weight > 0 && style_taps.empty()) throw ArgumentError("--style-layers: name at least one layer");
-
-  Vgg vgg;
-  std::array<bool, Net::num_taps> active{};
-  for (int t : content_taps) active[t] = o.content_weight > 0;
-  for (int t : style_taps) active[t] = active[t] || o.style_weight > 0;
-  vgg.set_active_taps(active);
-  nets::load_vgg_weights(vgg, o.weights);
+  losses::StyleObjectiveOptions oo;
+  oo.content_layers = split_list(o.content_layers);
+  oo.style_layers = split_list(o.style_layers);
+  oo.content_weight = o.content_weight;
+  oo.style_weight = o.style_weight;
+  oo.tv_weight = o.tv_weight;
+  losses::StyleObjective<Net, Cpu> objective(oo, o.weights);
 
   const TensorF content = fit(io::read_image<float>(o.content), o.image_size);
   const TensorF style = fit(io::read_image<float>(o.style), o.style_size > 0 ? o.style_size : o.image_size);
   std::fprintf(stderr, "gatys: content %s, style %s, VGG-%d (%d conv layers), %s, %d iterations\n",
                to_string(content.shape().spatial()).c_str(), to_string(style.shape().spatial()).c_str(), Net::depth,
-               vgg.stages_needed(), o.optimizer.c_str(), o.iterations);
+               objective.loss_network().stages_needed(), o.optimizer.c_str(), o.iterations);
 
   // Targets: the content's features and the style's Gram matrices, computed once.
-  const auto content_features = vgg.forward(content);
-  losses::StyleTarget<float, Cpu> style_target;
-  if (o.style_weight > 0) {
-    const auto style_features = vgg.forward(style);
-    std::vector<TensorF> style_list;
-    for (int t : style_taps) style_list.push_back(style_features[t]);
-    style_target = losses::make_style_target(style_list);
-  }
-  const std::vector<double> style_layer_weights(style_taps.size(), o.style_weight);
+  objective.set_content(content);
+  objective.set_style(style);
+  using Terms = losses::ObjectiveTerms;
 
-  Terms terms;
-  auto objective = [&](const TensorF& x, TensorF& grad) {
-    const auto features = vgg.forward(x);
-    typename Vgg::Features g;
-    auto add = [&](int t, const TensorF& d) {
-      if (g[t].empty())
-        g[t] = d;
-      else
-        axpy(g[t], 1.0f, d);
-    };
-    terms = {};
-    if (o.content_weight > 0)
-      for (int t : content_taps) {
-        auto r = losses::feature_loss(features[t], content_features[t], o.content_weight);
-        terms.content += r.value;
-        add(t, r.grad);
-      }
-    if (o.style_weight > 0) {
-      std::vector<TensorF> f;
-      for (int t : style_taps) f.push_back(features[t]);
-      auto r = losses::style_loss(f, style_target, style_layer_weights);
-      terms.style = r.value;
-      for (std::size_t i = 0; i < style_taps.size(); ++i) add(style_taps[i], r.grads[i]);
-    }
-    grad = vgg.backward(g);
-    if (o.tv_weight > 0) {
-      auto r = losses::total_variation_loss(x, o.tv_weight);
-      terms.tv = r.value;
-      axpy(grad, 1.0f, r.grad);
-    }
-    terms.total = terms.content + terms.style + terms.tv;
-    return terms.total;
-  };
-
-  TensorF x = content;
-  if (o.init == "noise") {
-    std::mt19937_64 rng(o.seed);
-    std::normal_distribution<float> noise(127.5f, 32.0f);
-    std::vector<float> v(content.size());
-    for (auto& e : v) e = std::clamp(noise(rng), 0.0f, 255.0f);
-    x = TensorF::from_host(content.shape(), v);
-  }
+  TensorF x = o.init == "noise" ? losses::white_noise_image<float, Cpu>(content.shape(), o.seed) : content;
 
   std::ofstream log;
   if (!o.log.empty()) {
@@ -174,11 +83,12 @@ int run(const Options& o) {
     lo.max_iterations = o.iterations;
     lo.lower = 0;
     lo.upper = 255;
-    Terms last;  // the callback's value is the accepted iterate's; terms hold the last evaluation
+    Terms last;  // the callback's value is the accepted iterate's; `last` holds the last evaluation
     auto f = [&](const TensorF& xx, TensorF& g) {
-      const double v = objective(xx, g);
-      last = terms;
-      return v;
+      auto r = objective.evaluate(xx);
+      g = std::move(r.grad);
+      last = r.terms;
+      return last.total;
     };
     lo.callback = [&](int iteration, double) { report(iteration, last); };
     const auto result = optim::minimize(x, f, lo);
@@ -188,8 +98,9 @@ int run(const Options& o) {
     TensorF grad(x.shape());
     optim::Adam<float, Cpu> adam({{"image", &x, &grad}}, {.lr = o.lr});
     for (int i = 0; i <= o.iterations; ++i) {
-      objective(x, grad);
-      report(i, terms);
+      auto r = objective.evaluate(x);
+      grad = std::move(r.grad);
+      report(i, r.terms);
       if (i == o.iterations) break;
       adam.step();
       box_project(x, 0.0f, 255.0f);
@@ -254,7 +165,7 @@ int main(int argc, char** argv) {
     if (o.content_weight == 0 && o.style_weight == 0)
       throw ArgumentError("--content-weight and --style-weight are both 0: nothing to optimise");
     const int depth = nets::vgg_depth(io::SafetensorsFile(o.weights));
-    return depth == 19 ? run<AllVgg19>(o) : run<AllVgg16>(o);
+    return depth == 19 ? run<nets::AllReluVgg19>(o) : run<nets::AllReluVgg16>(o);
   } catch (const Error& e) {
     std::fprintf(stderr, "gatys: error: %s\n", e.what());
     return 1;

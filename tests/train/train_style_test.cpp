@@ -10,31 +10,15 @@
 #include "perceptual/train/style_trainer.hpp"
 #include "support/random.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tiny_vgg.hpp"
 
 using namespace perceptual;
 using namespace perceptual::train;
 using TensorF = Tensor<float, Cpu>;
 namespace fs = std::filesystem;
-using Trainer = StyleTrainer<AllReluVgg16>;
+using Trainer = StyleTrainer<nets::AllReluVgg16>;
 
 namespace {
-
-// VGG-16's first two blocks (to relu2_2) with He-scaled random weights and Caffe normalisation.
-void write_tiny_vgg(const fs::path& path) {
-  nets::LossNetwork<AllReluVgg16, Cpu, float> vgg;
-  std::array<bool, AllReluVgg16::num_taps> active{};
-  active[3] = true;  // relu2_2
-  vgg.set_active_taps(active);
-  std::mt19937_64 rng(7);
-  for (auto& p : vgg.parameters()) {
-    const Shape4 s = p.value->shape();
-    const double fan_in = p.name.ends_with(".weight") ? s.c * s.h * s.w : 1;
-    const double a = p.name.ends_with(".weight") ? std::sqrt(6 / fan_in) : 0.1;
-    testing::randomize(*p.value, rng, -a, a);
-  }
-  io::save_parameters(vgg.parameters(), path,
-                      {{"input_mean", "123.68,116.779,103.939"}, {"input_std", "1,1,1"}, {"architecture", "vgg16"}});
-}
 
 StyleTrainerOptions tiny_options() {
   StyleTrainerOptions o;
@@ -60,7 +44,7 @@ struct Fixture {
   testing::TempDir dir;
   TensorF style;
   Fixture() {
-    write_tiny_vgg(dir / "vgg.safetensors");
+    testing::write_tiny_vgg(dir / "vgg.safetensors");
     write_images(dir / "data", 5);
     std::mt19937_64 rng(5);
     style = testing::random_tensor<float>({1, 3, 16, 16}, rng, 0, 255);

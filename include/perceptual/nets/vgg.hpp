@@ -216,13 +216,40 @@ struct Vgg {
   };
 };
 
+// pass_name: see layers/compose.hpp (nvcc needs the taps passed on as copies).
 template <layers::detail::FixedString... Taps>
-using Vgg16 = Vgg<16, Taps...>;
+using Vgg16 = Vgg<16, layers::detail::pass_name(Taps)...>;
 template <layers::detail::FixedString... Taps>
-using Vgg19 = Vgg<19, Taps...>;
+using Vgg19 = Vgg<19, layers::detail::pass_name(Taps)...>;
 
 // The paper's loss network for style transfer: VGG-16 at relu1_2, relu2_2, relu3_3, relu4_3.
 using JohnsonStyleVgg = Vgg16<"relu1_2", "relu2_2", "relu3_3", "relu4_3">;
+
+// Every ReLU of each VGG as a tap, so that loss layers can be chosen by name at run time; only the
+// active taps are computed, and the network stops at the deepest (see tap_indices).
+using AllReluVgg16 = Vgg16<"relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu4_1",
+                           "relu4_2", "relu4_3", "relu5_1", "relu5_2", "relu5_3">;
+using AllReluVgg19 = Vgg19<"relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4",
+                           "relu4_1", "relu4_2", "relu4_3", "relu4_4", "relu5_1", "relu5_2", "relu5_3", "relu5_4">;
+
+// Indices of the named layers ("relu2_2") among Net's taps, in the given order; ArgumentError
+// starting with `what` and listing the valid names when one is not a tap of Net.
+template <class Net>
+std::vector<int> tap_indices(const std::vector<std::string>& layers, const std::string& what) {
+  const auto names = Net::tap_names();
+  std::vector<int> out;
+  for (const auto& layer : layers) {
+    const auto it = std::find(names.begin(), names.end(), layer);
+    if (it == names.end()) {
+      std::string valid;
+      for (const auto& n : names) valid += " " + n;
+      throw ArgumentError(what + ": VGG-" + std::to_string(Net::depth) + " has no layer \"" + layer +
+                          "\"; valid:" + valid);
+    }
+    out.push_back(static_cast<int>(it - names.begin()));
+  }
+  return out;
+}
 
 // A loss network bound to a backend and scalar.
 template <class Net, class Backend, class Scalar = float>
