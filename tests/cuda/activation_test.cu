@@ -11,10 +11,7 @@ using testing::relative_error;
 using testing::to_cuda;
 
 TEST_CASE("relu_forward and relu_backward match the CPU backend") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto x = testing::random_tensor<float>({2, 4, 9, 11}, rng);
   const auto dy = testing::random_tensor<float>(x.shape(), rng);
   const auto y = cpu::relu_forward(x);
@@ -24,10 +21,7 @@ TEST_CASE("relu_forward and relu_backward match the CPU backend") {
 }
 
 TEST_CASE("scaled_tanh_forward and scaled_tanh_backward match the CPU backend, clipping included") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto x = testing::random_tensor<float>({2, 3, 8, 8}, rng, -3, 3);
   const auto dy = testing::random_tensor<float>(x.shape(), rng);
   // Johnson's output layer: 150 * tanh(x) + 127.5, clipped to pixel values [0, 255].

@@ -32,10 +32,7 @@ constexpr ConvCase cases[] = {
 }  // namespace
 
 TEST_CASE("conv2d_forward and its two adjoints match the CPU backend") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   for (const ConvCase& g : cases) {
     INFO("x " << g.n << "x" << g.c << "x" << g.h << "x" << g.w << ", k " << g.k << ", stride " << g.stride << ", pad "
               << g.pad_top << "," << g.pad_left << ", out " << g.out_h << "x" << g.out_w);
@@ -56,8 +53,7 @@ TEST_CASE("conv2d_forward and its two adjoints match the CPU backend") {
 }
 
 TEST_CASE("a second convolution of one shape reuses the cached plan and gives the same result") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  std::mt19937_64 rng(testing::test_seed());
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto cx = to_cuda(testing::random_tensor<float>({1, 3, 10, 10}, rng));
   const auto cw = to_cuda(testing::random_tensor<float>({4, 3, 3, 3}, rng));
   const auto first = cuda::conv2d_forward(cx, cw, 1, 1, 1, 10, 10).to_host();
@@ -73,10 +69,7 @@ TEST_CASE("convolution on CUDA rejects the shapes the CPU backend rejects") {
 }
 
 TEST_CASE("add_bias and bias_backward match the CPU backend") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   auto y = testing::random_tensor<float>({2, 5, 7, 9}, rng);
   const auto bias = testing::random_tensor<float>({1, 5, 1, 1}, rng);
   auto cy = to_cuda(y);
@@ -88,10 +81,7 @@ TEST_CASE("add_bias and bias_backward match the CPU backend") {
 }
 
 TEST_CASE("reflect_pad and reflect_pad_backward match the CPU backend, asymmetric padding included") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const int pads[][4] = {{1, 1, 1, 1}, {4, 4, 4, 4}, {0, 2, 3, 1}, {5, 0, 0, 6}};
   for (const auto& p : pads) {
     INFO("pad top " << p[0] << ", bottom " << p[1] << ", left " << p[2] << ", right " << p[3]);

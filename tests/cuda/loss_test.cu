@@ -12,19 +12,8 @@ using testing::parity_tolerance;
 using testing::relative_error;
 using testing::to_cuda;
 
-namespace {
-
-double relative(double expected, double actual) {
-  return std::abs(expected - actual) / std::max(std::abs(expected), 1e-30);
-}
-
-}  // namespace
-
 TEST_CASE("gram_forward and gram_backward match the CPU backend over a batch") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto f = testing::random_tensor<float>({3, 16, 9, 7}, rng);
   const auto dg = testing::random_tensor<float>({3, 1, 16, 16}, rng);  // not symmetric
   const auto cf = to_cuda(f);
@@ -33,16 +22,13 @@ TEST_CASE("gram_forward and gram_backward match the CPU backend over a batch") {
 }
 
 TEST_CASE("squared_distance and scaled_difference match the CPU backend, with and without a broadcast batch") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto a = testing::random_tensor<float>({3, 4, 10, 9}, rng);
   for (int bn : {1, 3}) {
     INFO("second batch " << bn);
     const auto b = testing::random_tensor<float>({bn, 4, 10, 9}, rng);
     const auto ca = to_cuda(a), cb = to_cuda(b);
-    CHECK(relative(cpu::squared_distance(a, b), cuda::squared_distance(ca, cb)) < parity_tolerance);
+    CHECK(relative_error(cpu::squared_distance(a, b), cuda::squared_distance(ca, cb)) < parity_tolerance);
     CHECK(relative_error(cpu::scaled_difference(a, b, 0.7f), cuda::scaled_difference(ca, cb, 0.7f)) < parity_tolerance);
   }
   const Tensor<float, Cuda> bad({2, 4, 10, 9});
@@ -50,13 +36,10 @@ TEST_CASE("squared_distance and scaled_difference match the CPU backend, with an
 }
 
 TEST_CASE("total_variation forward and backward match the CPU backend with separate weights") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto x = testing::random_tensor<float>({2, 3, 11, 8}, rng, 0, 255);
   const auto cx = to_cuda(x);
-  CHECK(relative(cpu::total_variation_forward(x, 0.5f, 2.0f), cuda::total_variation_forward(cx, 0.5f, 2.0f)) <
+  CHECK(relative_error(cpu::total_variation_forward(x, 0.5f, 2.0f), cuda::total_variation_forward(cx, 0.5f, 2.0f)) <
         parity_tolerance);
   CHECK(relative_error(cpu::total_variation_backward(x, 0.5f, 2.0f), cuda::total_variation_backward(cx, 0.5f, 2.0f)) <
         parity_tolerance);

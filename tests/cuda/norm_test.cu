@@ -13,10 +13,7 @@ using testing::to_cpu;
 using testing::to_cuda;
 
 TEST_CASE("instance_norm forward and backward match the CPU backend, pixel-valued inputs included") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   for (double lo : {-1.0, 0.0}) {
     const double hi = lo == 0 ? 255 : 1;  // [0, 255]: a large mean, where one-pass variance fails
     INFO("inputs in [" << lo << ", " << hi << "]");
@@ -48,10 +45,7 @@ TEST_CASE("instance_norm forward and backward match the CPU backend, pixel-value
 }
 
 TEST_CASE("batch_norm in training matches the CPU backend: output, statistics, running statistics, gradients") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const Shape4 s{4, 5, 9, 6};
   const auto x = testing::random_tensor<float>(s, rng, -2, 3);
   const auto dy = testing::random_tensor<float>(s, rng);
@@ -80,10 +74,7 @@ TEST_CASE("batch_norm in training matches the CPU backend: output, statistics, r
 }
 
 TEST_CASE("batch_norm with running statistics matches the CPU backend, forward and backward") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const Shape4 s{2, 3, 7, 8};
   const auto x = testing::random_tensor<float>(s, rng);
   const auto dy = testing::random_tensor<float>(s, rng);

@@ -11,19 +11,8 @@ using testing::parity_tolerance;
 using testing::relative_error;
 using testing::to_cuda;
 
-namespace {
-
-double relative(double expected, double actual) {
-  return std::abs(expected - actual) / std::max(std::abs(expected), 1e-30);
-}
-
-}  // namespace
-
 TEST_CASE("adam_update matches the CPU backend over several steps") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const Shape4 s{1, 3, 17, 19};
   auto p = testing::random_tensor<float>(s, rng);
   Tensor<float, Cpu> m(s), v(s);
@@ -39,10 +28,7 @@ TEST_CASE("adam_update matches the CPU backend over several steps") {
 }
 
 TEST_CASE("box projection, masks and projected-gradient norm match the CPU backend at and inside the bounds") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const Shape4 s{1, 3, 12, 10};
   const float lo = 0, hi = 1;
   // Values beyond the box, clamped, so that many sit exactly on a bound.
@@ -67,21 +53,18 @@ TEST_CASE("box projection, masks and projected-gradient norm match the CPU backe
   cpu::box_mask_direction(e, x, g, lo, hi);
   cuda::box_mask_direction(ce, cx, cg, lo, hi);
   CHECK(relative_error(e, ce) < parity_tolerance);
-  CHECK(relative(cpu::box_projected_gradient_max(x, g, lo, hi), cuda::box_projected_gradient_max(cx, cg, lo, hi)) <
-        parity_tolerance);
+  CHECK(relative_error(cpu::box_projected_gradient_max(x, g, lo, hi),
+                       cuda::box_projected_gradient_max(cx, cg, lo, hi)) < parity_tolerance);
   const float inf = std::numeric_limits<float>::infinity();
-  CHECK(relative(cpu::box_projected_gradient_max(x, g, -inf, inf),
-                 cuda::box_projected_gradient_max(cx, cg, -inf, inf)) < parity_tolerance);
+  CHECK(relative_error(cpu::box_projected_gradient_max(x, g, -inf, inf),
+                       cuda::box_projected_gradient_max(cx, cg, -inf, inf)) < parity_tolerance);
 }
 
 TEST_CASE("max_abs and abs_sum match the CPU backend") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto x = testing::random_tensor<float>({2, 5, 33, 31}, rng, -3, 3);
   const auto cx = to_cuda(x);
   CHECK(cpu::max_abs(x) == cuda::max_abs(cx));
-  CHECK(relative(cpu::abs_sum(x), cuda::abs_sum(cx)) < parity_tolerance);
+  CHECK(relative_error(cpu::abs_sum(x), cuda::abs_sum(cx)) < parity_tolerance);
   CHECK(cuda::max_abs(Tensor<float, Cuda>()) == 0);
 }

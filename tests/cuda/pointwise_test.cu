@@ -15,19 +15,17 @@ using testing::to_cuda;
 namespace {
 
 struct Inputs {
-  std::uint64_t seed = testing::test_seed();
-  std::mt19937_64 rng{seed};
+  explicit Inputs(std::mt19937_64& rng)
+      : a(testing::random_tensor<float>(shape, rng)), b(testing::random_tensor<float>(shape, rng)) {}
   Shape4 shape{2, 3, 17, 13};
-  Tensor<float, Cpu> a = testing::random_tensor<float>(shape, rng);
-  Tensor<float, Cpu> b = testing::random_tensor<float>(shape, rng);
+  Tensor<float, Cpu> a, b;
 };
 
 }  // namespace
 
 TEST_CASE("fill, scale and axpy match the CPU backend") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  Inputs in;
-  INFO("seed " << in.seed);
+  PERCEPTUAL_PARITY_CASE(rng);
+  Inputs in(rng);
   auto ca = to_cuda(in.a);
   auto cb = to_cuda(in.b);
   cpu::axpy(in.a, 0.75f, in.b);
@@ -42,9 +40,8 @@ TEST_CASE("fill, scale and axpy match the CPU backend") {
 }
 
 TEST_CASE("add and channel_affine match the CPU backend") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  Inputs in;
-  INFO("seed " << in.seed);
+  PERCEPTUAL_PARITY_CASE(rng);
+  Inputs in(rng);
   const auto ca = to_cuda(in.a), cb = to_cuda(in.b);
   CHECK(relative_error(cpu::add(in.a, in.b), cuda::add(ca, cb)) < parity_tolerance);
   const std::vector<float> scale{0.5f, -2.0f, 3.0f}, shift{1.0f, 0.0f, -0.25f};
@@ -54,15 +51,13 @@ TEST_CASE("add and channel_affine match the CPU backend") {
 }
 
 TEST_CASE("sum and dot match the CPU backend, accumulated in double") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  Inputs in;
-  INFO("seed " << in.seed);
+  PERCEPTUAL_PARITY_CASE(rng);
+  Inputs in(rng);
   const auto ca = to_cuda(in.a), cb = to_cuda(in.b);
   const double s = cpu::sum(in.a), d = cpu::dot(in.a, in.b);
   CHECK(std::abs(cuda::sum(ca) - s) <= 1e-9 * (1 + std::abs(s)) * in.a.size());
   CHECK(std::abs(cuda::dot(ca, cb) - d) <= 1e-9 * (1 + std::abs(d)) * in.a.size());
   // Larger than one grid's worth of blocks, so the grid-stride loop is exercised.
-  std::mt19937_64 rng(in.seed + 1);
   const auto big = testing::random_tensor<float>({4, 8, 256, 300}, rng);
   const double big_sum = cpu::sum(big);
   CHECK(std::abs(cuda::sum(to_cuda(big)) - big_sum) <= 1e-6 * (1 + std::abs(big_sum)));

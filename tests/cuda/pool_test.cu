@@ -13,10 +13,7 @@ using testing::relative_error;
 using testing::to_cuda;
 
 TEST_CASE("max_pool2x2 forward and backward match the CPU backend on odd sizes") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto x = testing::random_tensor<float>({2, 3, 9, 11}, rng);
   const auto dy = testing::random_tensor<float>({2, 3, 4, 5}, rng);
   const auto cx = to_cuda(x);
@@ -39,10 +36,7 @@ TEST_CASE("max_pool2x2 sends the gradient to the first maximum on ties and lets 
 }
 
 TEST_CASE("avg_pool2x2 forward and backward match the CPU backend on odd sizes") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto x = testing::random_tensor<float>({2, 3, 7, 10}, rng);
   const auto dy = testing::random_tensor<float>({2, 3, 3, 5}, rng);
   CHECK(relative_error(cpu::avg_pool2x2_forward(x), cuda::avg_pool2x2_forward(to_cuda(x))) < parity_tolerance);

@@ -15,17 +15,13 @@ TEST_CASE("a new CUDA tensor is zero-filled") {
 }
 
 TEST_CASE("a CUDA tensor round-trips host values exactly") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto x = testing::random_tensor<float>({2, 3, 4, 5}, rng);
   CHECK(testing::to_cuda(x).to_host() == x.to_host());
 }
 
 TEST_CASE("copying a CUDA tensor copies its values, and the copies are independent") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  std::mt19937_64 rng(testing::test_seed());
+  PERCEPTUAL_PARITY_CASE(rng);
   const auto x = testing::random_tensor<float>({1, 2, 3, 4}, rng);
   auto a = testing::to_cuda(x);
   Tensor<float, Cuda> b = a;  // copy-construct

@@ -11,10 +11,7 @@ using testing::relative_error;
 using testing::to_cuda;
 
 TEST_CASE("upsample_nearest forward and backward match the CPU backend for factors 1, 2 and 3") {
-  PERCEPTUAL_REQUIRE_DEVICE();
-  const auto seed = testing::test_seed();
-  INFO("seed " << seed);
-  std::mt19937_64 rng(seed);
+  PERCEPTUAL_PARITY_CASE(rng);
   for (int factor : {1, 2, 3}) {
     INFO("factor " << factor);
     const auto x = testing::random_tensor<float>({2, 3, 5, 7}, rng);

@@ -64,6 +64,16 @@ struct FixedString {
   constexpr std::string_view view() const { return {text, N - 1}; }
 };
 
+// A name template parameter passed on to another template must go as a copy,
+// Named<detail::pass_name(Name), L> (or pass_name(Names)...), never as Named<Name, L>. nvcc's front
+// end (cudafe++, CUDA 13.0) writes an argument that names a class-type template parameter into
+// the host code it hands to g++ as an undeclared "__T0", and from then on every use of that
+// value in the file too; a computed copy is written as its value.
+template <std::size_t N>
+constexpr FixedString<N> pass_name(const FixedString<N>& name) {
+  return name;
+}
+
 template <class L>
 struct is_named : std::false_type {};
 

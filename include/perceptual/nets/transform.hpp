@@ -71,9 +71,11 @@ struct sequential_cat<layers::Sequential<A...>, layers::Sequential<B...>, Rest..
 };
 
 // One x2 upsampling stage of the super-resolution net: fractionally strided conv, norm, ReLU.
+// The names go on as copies (pass_name, see layers/compose.hpp: nvcc needs it).
 template <layers::detail::FixedString Name, layers::detail::FixedString NormName, template <int> class Norm>
-using SrUpsample = layers::Sequential<layers::Named<Name, layers::ConvTranspose2d<64, 64, 3, layers::Stride<2>>>,
-                                      layers::Named<NormName, Norm<64>>, layers::ReLU>;
+using SrUpsample = layers::Sequential<
+    layers::Named<layers::detail::pass_name(Name), layers::ConvTranspose2d<64, 64, 3, layers::Stride<2>>>,
+    layers::Named<layers::detail::pass_name(NormName), Norm<64>>, layers::ReLU>;
 
 template <int Factor, template <int> class Norm>
 struct super_resolution_net {

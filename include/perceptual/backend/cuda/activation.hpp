@@ -6,6 +6,7 @@
 #endif
 #include <cstddef>
 
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
@@ -32,21 +33,25 @@ __device__ T clamp(T v, T lo, T hi) {
   return v < lo ? lo : (hi < v ? hi : v);
 }
 
+// In compute_t<T> (float for bf16), rounded once on store.
 template <class T>
-__global__ void scaled_tanh_forward_kernel(T* y, const T* x, std::size_t n, T scale, T offset, T lo, T hi) {
+__global__ void scaled_tanh_forward_kernel(T* y, const T* x, std::size_t n, compute_t<T> scale, compute_t<T> offset,
+                                           compute_t<T> lo, compute_t<T> hi) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x)
-    y[i] = clamp(scale * tanh(x[i]) + offset, lo, hi);
+    y[i] = static_cast<T>(clamp(scale * tanh(static_cast<C>(x[i])) + offset, lo, hi));
 }
 
 template <class T>
-__global__ void scaled_tanh_backward_kernel(T* dx, const T* x, const T* dy, std::size_t n, T scale, T offset, T lo,
-                                            T hi) {
+__global__ void scaled_tanh_backward_kernel(T* dx, const T* x, const T* dy, std::size_t n, compute_t<T> scale,
+                                            compute_t<T> offset, compute_t<T> lo, compute_t<T> hi) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
-    const T t = tanh(x[i]);
-    const T v = scale * t + offset;
-    dx[i] = (v > lo && v < hi) ? dy[i] * scale * (T(1) - t * t) : T(0);
+    const C t = tanh(static_cast<C>(x[i]));
+    const C v = scale * t + offset;
+    dx[i] = static_cast<T>((v > lo && v < hi) ? static_cast<C>(dy[i]) * scale * (C(1) - t * t) : C(0));
   }
 }
 

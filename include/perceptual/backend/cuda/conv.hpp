@@ -171,9 +171,10 @@ namespace detail {
 
 template <class T>
 __global__ void add_bias_kernel(T* y, const T* bias, std::size_t n, int channels, std::size_t plane) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x)
-    y[i] += bias[(i / plane) % channels];
+    y[i] = static_cast<T>(static_cast<C>(y[i]) + static_cast<C>(bias[(i / plane) % channels]));
 }
 
 // One block per channel, summing in double as the CPU backend does.
@@ -184,7 +185,7 @@ __global__ void bias_backward_kernel(T* db, const T* dy, int batch, int channels
   double s = 0;
   for (int n = 0; n < batch; ++n) {
     const T* p = dy + (static_cast<std::size_t>(n) * channels + c) * plane;
-    for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) s += p[i];
+    for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) s += static_cast<double>(p[i]);
   }
   partial[threadIdx.x] = s;
   __syncthreads();

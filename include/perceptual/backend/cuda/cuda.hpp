@@ -1,7 +1,8 @@
 #pragma once
 // The CUDA backend: every operation family written so far, for .cu files compiled by nvcc.
-// (check.hpp, handle.hpp, tensor.hpp and plan_cache.hpp also parse with a host compiler.)
+// (bf16.hpp, check.hpp, handle.hpp, tensor.hpp and plan_cache.hpp also parse with a host compiler.)
 #include "perceptual/backend/cuda/activation.hpp"
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/check.hpp"
 #include "perceptual/backend/cuda/conv.hpp"
 #include "perceptual/backend/cuda/handle.hpp"

@@ -114,6 +114,19 @@ inline Context& context() {
   return context(current_device());
 }
 
+// Whether the current device can run the bf16 path: cuDNN's and cuBLAS's bf16 tensor-core
+// kernels need compute capability 8.0 (Ampere) or newer. False without a device; never throws.
+inline bool bf16_supported() noexcept {
+  if (!device_available()) return false;
+  int device = 0, major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  return major >= 8;
+}
+
 // Waits until the current device's work, as the backend has queued it, has finished.
 inline void synchronize() {
   context().synchronize();

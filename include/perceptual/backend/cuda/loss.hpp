@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <string>
 
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/pointwise.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
@@ -40,16 +41,25 @@ inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int
   PERCEPTUAL_CUBLAS_CHECK(cublasDgemmStridedBatched(context().cublas(), ta, tb, m, n, k, &alpha, a, lda, stride_a, b,
                                                     ldb, stride_b, &beta, c, ldc, stride_c, batch));
 }
+// bf16 operands and result, float accumulation on tensor cores.
+inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                                 const bf16* a, int lda, long long stride_a, const bf16* b, int ldb, long long stride_b,
+                                 float beta, bf16* c, int ldc, long long stride_c, int batch) {
+  PERCEPTUAL_CUBLAS_CHECK(cublasGemmStridedBatchedEx(context().cublas(), ta, tb, m, n, k, &alpha, a, CUDA_R_16BF, lda,
+                                                     stride_a, b, CUDA_R_16BF, ldb, stride_b, &beta, c, CUDA_R_16BF,
+                                                     ldc, stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
 
 // sym[n] = dg[n] + dg[n]^T for each C x C matrix.
 template <class T>
 __global__ void symmetrize_kernel(T* sym, const T* dg, int c, std::size_t n) {
+  using C = compute_t<T>;
   const std::size_t cc = static_cast<std::size_t>(c) * c;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     const std::size_t base = i / cc * cc;
     const int r = static_cast<int>(i % cc / c), k = static_cast<int>(i % c);
-    sym[i] = dg[i] + dg[base + static_cast<std::size_t>(k) * c + r];
+    sym[i] = static_cast<T>(static_cast<C>(dg[i]) + static_cast<C>(dg[base + static_cast<std::size_t>(k) * c + r]));
   }
 }
 
@@ -72,11 +82,12 @@ __global__ void squared_distance_kernel(const T* a, const T* b, std::size_t per,
 }
 
 template <class T>
-__global__ void scaled_difference_kernel(T* out, const T* a, const T* b, T alpha, std::size_t per, bool broadcast,
-                                         std::size_t n) {
+__global__ void scaled_difference_kernel(T* out, const T* a, const T* b, compute_t<T> alpha, std::size_t per,
+                                         bool broadcast, std::size_t n) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x)
-    out[i] = alpha * (a[i] - b[broadcast_index(i, per, broadcast)]);
+    out[i] = static_cast<T>(alpha * (static_cast<C>(a[i]) - static_cast<C>(b[broadcast_index(i, per, broadcast)])));
 }
 
 // wy * (vertical squared differences) + wx * (horizontal ones), per block.
@@ -87,9 +98,15 @@ __global__ void total_variation_kernel(const T* x, int h, int w, double wy, doub
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     const int j = static_cast<int>(i % w), r = static_cast<int>(i / w % h);
-    const double v = x[i];
-    if (r + 1 < h) s += wy * (x[i + w] - v) * (x[i + w] - v);
-    if (j + 1 < w) s += wx * (x[i + 1] - v) * (x[i + 1] - v);
+    const double v = static_cast<double>(x[i]);
+    if (r + 1 < h) {
+      const double d = static_cast<double>(x[i + w]) - v;
+      s += wy * d * d;
+    }
+    if (j + 1 < w) {
+      const double d = static_cast<double>(x[i + 1]) - v;
+      s += wx * d * d;
+    }
   }
   s = block_sum(s);
   if (threadIdx.x == 0) partials[blockIdx.x] = s;
@@ -97,17 +114,19 @@ __global__ void total_variation_kernel(const T* x, int h, int w, double wy, doub
 
 // Each value gathers the terms of its up to four neighbouring differences (no atomics).
 template <class T>
-__global__ void total_variation_backward_kernel(T* dx, const T* x, int h, int w, T wy, T wx, std::size_t n) {
+__global__ void total_variation_backward_kernel(T* dx, const T* x, int h, int w, compute_t<T> wy, compute_t<T> wx,
+                                                std::size_t n) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     const int j = static_cast<int>(i % w), r = static_cast<int>(i / w % h);
-    const T v = x[i];
-    T d = 0;
-    if (r > 0) d += T(2) * wy * (v - x[i - w]);
-    if (r + 1 < h) d -= T(2) * wy * (x[i + w] - v);
-    if (j > 0) d += T(2) * wx * (v - x[i - 1]);
-    if (j + 1 < w) d -= T(2) * wx * (x[i + 1] - v);
-    dx[i] = d;
+    const C v = static_cast<C>(x[i]);
+    C d = 0;
+    if (r > 0) d += C(2) * wy * (v - static_cast<C>(x[i - w]));
+    if (r + 1 < h) d -= C(2) * wy * (static_cast<C>(x[i + w]) - v);
+    if (j > 0) d += C(2) * wx * (v - static_cast<C>(x[i - 1]));
+    if (j + 1 < w) d -= C(2) * wx * (static_cast<C>(x[i + 1]) - v);
+    dx[i] = static_cast<T>(d);
   }
 }
 
@@ -127,10 +146,10 @@ Tensor<T, Cuda> gram_forward(const Tensor<T, Cuda>& f) {
   if (f.empty()) throw ShapeError("gram_forward: empty features " + to_string(f.shape()));
   const int c = f.c(), hw = f.h() * f.w();
   Tensor<T, Cuda> g({f.n(), 1, c, c});
-  const T alpha = T(1) / static_cast<T>(static_cast<double>(c) * hw);
+  const auto alpha = static_cast<detail::compute_t<T>>(1 / (static_cast<double>(c) * hw));
   // Row-major F (C x HW) is column-major F^T (HW x C): G = (F^T)^T F^T, symmetric either way.
   detail::gemm_strided_batched(CUBLAS_OP_T, CUBLAS_OP_N, c, c, hw, alpha, f.data(), hw, static_cast<long long>(c) * hw,
-                               f.data(), hw, static_cast<long long>(c) * hw, T(0), g.data(), c,
+                               f.data(), hw, static_cast<long long>(c) * hw, decltype(alpha)(0), g.data(), c,
                                static_cast<long long>(c) * c, f.n());
   return g;
 }
@@ -145,14 +164,14 @@ Tensor<T, Cuda> gram_backward(const Tensor<T, Cuda>& f, const Tensor<T, Cuda>& d
   const int c = f.c(), hw = f.h() * f.w();
   Tensor<T, Cuda> df(f.shape());
   if (f.empty()) return df;
-  const T alpha = T(1) / static_cast<T>(static_cast<double>(c) * hw);
+  const auto alpha = static_cast<detail::compute_t<T>>(1 / (static_cast<double>(c) * hw));
   Tensor<T, Cuda> sym(dg.shape());
   detail::symmetrize_kernel<<<detail::grid_blocks(sym.size()), detail::block_threads, 0, context().stream()>>>(
       sym.data(), dg.data(), c, sym.size());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
   // Row-major dF = S F (C x HW) is column-major dF^T = F^T S^T = F^T S (S symmetric).
   detail::gemm_strided_batched(CUBLAS_OP_N, CUBLAS_OP_N, hw, c, c, alpha, f.data(), hw, static_cast<long long>(c) * hw,
-                               sym.data(), c, static_cast<long long>(c) * c, T(0), df.data(), hw,
+                               sym.data(), c, static_cast<long long>(c) * c, decltype(alpha)(0), df.data(), hw,
                                static_cast<long long>(c) * hw, f.n());
   return df;
 }

@@ -16,13 +16,14 @@
 #include <type_traits>
 
 #include "perceptual/backend/checks.hpp"
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
 
 namespace detail {
 
-// Accumulator of the reductions: float for float, double for double.
+// Accumulator of the reductions: float for float and bf16, double for double.
 template <class T>
 using norm_acc_t = std::conditional_t<(sizeof(T) > sizeof(float)), T, float>;
 
@@ -83,8 +84,9 @@ __global__ void norm_forward_kernel(T* y, const T* x, const T* weight, const T* 
     save_inv_std[g] = static_cast<T>(inv_std);
     if (running_mean) {  // batch norm in training: PyTorch's update, unbiased variance
       const double n = static_cast<double>(count);
-      running_mean[g] = static_cast<T>((1 - momentum) * running_mean[g] + momentum * mean);
-      running_var[g] = static_cast<T>((1 - momentum) * running_var[g] + momentum * var * n / (n - 1));
+      running_mean[g] = static_cast<T>((1 - momentum) * static_cast<double>(running_mean[g]) + momentum * mean);
+      running_var[g] =
+          static_cast<T>((1 - momentum) * static_cast<double>(running_var[g]) + momentum * var * n / (n - 1));
     }
   }
   const int c = l.channel(g);
@@ -103,8 +105,9 @@ __global__ void norm_inference_kernel(T* y, const T* x, const T* weight, const T
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     const int c = static_cast<int>(i / hw % channels);
-    const double a = weight[c] / sqrt(static_cast<double>(running_var[c]) + eps);
-    y[i] = static_cast<T>(x[i] * a + (bias[c] - running_mean[c] * a));
+    const double a = static_cast<double>(weight[c]) / sqrt(static_cast<double>(running_var[c]) + eps);
+    y[i] = static_cast<T>(static_cast<double>(x[i]) * a +
+                          (static_cast<double>(bias[c]) - static_cast<double>(running_mean[c]) * a));
   }
 }
 
@@ -153,7 +156,7 @@ __global__ void accumulate_norm_grad_kernel(T* grad, const A* partial, int chann
   if (c >= channels) return;
   A s = 0;
   for (int n = 0; n < samples; ++n) s += partial[static_cast<std::size_t>(n) * channels + c];
-  grad[c] += static_cast<T>(s);
+  grad[c] = static_cast<T>(static_cast<A>(grad[c]) + s);
 }
 
 using checks::require_norm_parameter;

@@ -10,8 +10,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/pointwise.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
@@ -19,14 +21,49 @@ namespace perceptual::cuda {
 
 namespace detail {
 
+// 32 well-mixed bits from an index and a per-step salt (a murmur3-style finaliser).
+__device__ inline std::uint32_t mix_bits(std::uint64_t i, std::uint32_t salt) {
+  std::uint32_t h = static_cast<std::uint32_t>(i) ^ static_cast<std::uint32_t>(i >> 32) * 0x9e3779b9u ^ salt;
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  return h ^ (h >> 16);
+}
+
+// An updated parameter back to storage. bf16 rounds stochastically (add 16 random bits below
+// the kept ones, then truncate: unbiased), so steps smaller than half a unit in the last place,
+// such as lr 1e-3 on a norm's scale near 1, still move it on average (Zamirai et al. 2020, pure
+// bf16 training); every other type rounds to nearest.
 template <class T>
-__global__ void adam_kernel(T* p, const T* g, T* m, T* v, T b1, T b2, T step_size, T inv_sqrt_bc2, T eps,
-                            std::size_t n) {
+__device__ T store_parameter(compute_t<T> value, std::uint32_t random) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    const std::uint32_t u = __float_as_uint(value);
+    if ((u & 0x7f800000u) == 0x7f800000u) return static_cast<T>(value);  // inf or NaN as it is
+    bf16 out;
+    out.bits = static_cast<std::uint16_t>((u + (random & 0xffffu)) >> 16);
+    return out;
+  } else {
+    (void)random;
+    return static_cast<T>(value);
+  }
+}
+
+// Adam in compute_t<T> (float for bf16): the moments rounded to nearest, the parameter by
+// store_parameter.
+template <class T>
+__global__ void adam_kernel(T* p, const T* g, T* m, T* v, compute_t<T> b1, compute_t<T> b2, compute_t<T> step_size,
+                            compute_t<T> inv_sqrt_bc2, compute_t<T> eps, std::uint32_t salt, std::size_t n) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
-    m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-    v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-    p[i] -= step_size * m[i] / (sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    const C gi = static_cast<C>(g[i]);
+    const C mi = b1 * static_cast<C>(m[i]) + (C(1) - b1) * gi;
+    const C vi = b2 * static_cast<C>(v[i]) + (C(1) - b2) * gi * gi;
+    m[i] = static_cast<T>(mi);
+    v[i] = static_cast<T>(vi);
+    p[i] =
+        store_parameter<T>(static_cast<C>(p[i]) - step_size * mi / (sqrt(vi) * inv_sqrt_bc2 + eps), mix_bits(i, salt));
   }
 }
 
@@ -59,9 +96,10 @@ __global__ void box_free_mask_kernel(T* mask, const T* x, const T* g, T lo, T hi
 
 template <class T>
 __global__ void apply_mask_kernel(T* x, const T* mask, std::size_t n) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x)
-    x[i] *= mask[i];
+    x[i] = static_cast<T>(static_cast<C>(x[i]) * static_cast<C>(mask[i]));
 }
 
 template <class T>
@@ -142,9 +180,13 @@ void adam_update(Tensor<T, Cuda>& param, const Tensor<T, Cuda>& grad, Tensor<T, 
   if (param.empty()) return;
   const double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
   const double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
+  using C = detail::compute_t<T>;
+  // A different stream of rounding bits for each step and each parameter tensor.
+  const auto salt = static_cast<std::uint32_t>(static_cast<std::uint64_t>(step) * 0x9e3779b97f4a7c15ull ^
+                                               static_cast<std::uint64_t>(param.size()) * 0xbf58476d1ce4e5b9ull);
   detail::adam_kernel<<<detail::grid_blocks(param.size()), detail::block_threads, 0, context().stream()>>>(
-      param.data(), grad.data(), m.data(), v.data(), static_cast<T>(beta1), static_cast<T>(beta2),
-      static_cast<T>(lr / bc1), static_cast<T>(1 / std::sqrt(bc2)), static_cast<T>(eps), param.size());
+      param.data(), grad.data(), m.data(), v.data(), static_cast<C>(beta1), static_cast<C>(beta2),
+      static_cast<C>(lr / bc1), static_cast<C>(1 / std::sqrt(bc2)), static_cast<C>(eps), salt, param.size());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "perceptual/backend/checks.hpp"
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
@@ -53,10 +54,11 @@ __global__ void reflect_pad_backward_kernel(T* dx, const T* dy, int h, int w, in
     int rows[3], cols[3];
     const int nr = reflect_sources(r, h, top, bottom, rows);
     const int nc = reflect_sources(j, w, left, right, cols);
-    T s = 0;
+    compute_t<T> s = 0;
     for (int a = 0; a < nr; ++a)
-      for (int b = 0; b < nc; ++b) s += dy[(p * ph + rows[a]) * static_cast<std::size_t>(pw) + cols[b]];
-    dx[i] = s;
+      for (int b = 0; b < nc; ++b)
+        s += static_cast<compute_t<T>>(dy[(p * ph + rows[a]) * static_cast<std::size_t>(pw) + cols[b]]);
+    dx[i] = static_cast<T>(s);
   }
 }
 

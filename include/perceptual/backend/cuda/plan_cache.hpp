@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/handle.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
@@ -19,8 +20,9 @@ namespace perceptual::cuda::detail {
 
 template <class T>
 constexpr cudnnDataType_t cudnn_type() {
-  static_assert(std::same_as<T, float> || std::same_as<T, double>, "Cuda backend: scalars are float or double.");
-  return std::same_as<T, float> ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+  static_assert(std::same_as<T, float> || std::same_as<T, double> || std::same_as<T, bf16>,
+                "Cuda backend: scalars are float, double or bf16.");
+  return std::same_as<T, float> ? CUDNN_DATA_FLOAT : std::same_as<T, double> ? CUDNN_DATA_DOUBLE : CUDNN_DATA_BFLOAT16;
 }
 
 using TensorDescriptor = UniqueHandle<cudnnTensorDescriptor_t, cudnnDestroyTensorDescriptor>;
@@ -43,15 +45,17 @@ inline FilterDescriptor filter_descriptor(cudnnDataType_t type, int o, int c, in
   return owned;
 }
 
-// Cross-correlation (what the CPU backend computes), and FMA math only: TF32 tensor cores would
-// round float32 inputs to 10 bits of mantissa and break parity with the CPU.
+// Cross-correlation (what the CPU backend computes). float and double: FMA math only, since TF32
+// tensor cores would round float32 inputs to 10 bits of mantissa and break parity with the CPU.
+// bf16 data: float accumulation on tensor cores (cuDNN's PSEUDO_BFLOAT16_CONFIG).
 inline ConvDescriptor conv_descriptor(cudnnDataType_t type, int pad_h, int pad_w, int stride) {
   cudnnConvolutionDescriptor_t d = nullptr;
   PERCEPTUAL_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&d));
   ConvDescriptor owned(d);
-  PERCEPTUAL_CUDNN_CHECK(
-      cudnnSetConvolution2dDescriptor(d, pad_h, pad_w, stride, stride, 1, 1, CUDNN_CROSS_CORRELATION, type));
-  PERCEPTUAL_CUDNN_CHECK(cudnnSetConvolutionMathType(d, CUDNN_FMA_MATH));
+  const bool reduced = type == CUDNN_DATA_BFLOAT16;
+  PERCEPTUAL_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(d, pad_h, pad_w, stride, stride, 1, 1, CUDNN_CROSS_CORRELATION,
+                                                         reduced ? CUDNN_DATA_FLOAT : type));
+  PERCEPTUAL_CUDNN_CHECK(cudnnSetConvolutionMathType(d, reduced ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   return owned;
 }
 
@@ -146,23 +150,24 @@ class ConvPlan {
     workspace_ = DeviceBlock(bytes);
   }
 
-  // y = conv(x, w); pointers as described by the key (y: n x o x out_h x out_w).
+  // y = conv(x, w); pointers as described by the key (y: n x o x out_h x out_w). The scaling
+  // factors are float for bf16 data (cuDNN's rule for reduced types).
   template <class T>
   void run_forward(const T* x, const T* w, T* y) const {
-    const T one = 1, zero = 0;
+    const compute_t<T> one = 1, zero = 0;
     PERCEPTUAL_CUDNN_CHECK(cudnnConvolutionForward(context().cudnn(), &one, x_.get(), x, w_.get(), w, conv_.get(), fwd_,
                                                    workspace_.get(), workspace_bytes_, &zero, y_.get(), y));
   }
   template <class T>
   void run_backward_data(const T* dy, const T* w, T* dx) const {
-    const T one = 1, zero = 0;
+    const compute_t<T> one = 1, zero = 0;
     PERCEPTUAL_CUDNN_CHECK(cudnnConvolutionBackwardData(context().cudnn(), &one, w_.get(), w, y_.get(), dy, conv_.get(),
                                                         bwd_data_, workspace_.get(), workspace_bytes_, &zero, x_.get(),
                                                         dx));
   }
   template <class T>
   void run_backward_filter(const T* x, const T* dy, T* dw) const {
-    const T one = 1, zero = 0;
+    const compute_t<T> one = 1, zero = 0;
     PERCEPTUAL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(context().cudnn(), &one, x_.get(), x, y_.get(), dy,
                                                           conv_.get(), bwd_filter_, workspace_.get(), workspace_bytes_,
                                                           &zero, w_.get(), dw));

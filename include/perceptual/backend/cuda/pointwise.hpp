@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
@@ -22,34 +23,38 @@ __global__ void fill_kernel(T* x, std::size_t n, T value) {
     x[i] = value;
 }
 
+// Every kernel computes in compute_t<T> (float for bf16) and rounds once on store.
 template <class T>
-__global__ void axpy_kernel(T* y, T alpha, const T* x, std::size_t n) {
+__global__ void axpy_kernel(T* y, compute_t<T> alpha, const T* x, std::size_t n) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x)
-    y[i] += alpha * x[i];
+    y[i] = static_cast<T>(static_cast<C>(y[i]) + alpha * static_cast<C>(x[i]));
 }
 
 template <class T>
-__global__ void scale_kernel(T* x, T alpha, std::size_t n) {
+__global__ void scale_kernel(T* x, compute_t<T> alpha, std::size_t n) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x)
-    x[i] *= alpha;
+    x[i] = static_cast<T>(static_cast<C>(x[i]) * alpha);
 }
 
 template <class T>
 __global__ void add_kernel(T* out, const T* a, const T* b, std::size_t n) {
+  using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x)
-    out[i] = a[i] + b[i];
+    out[i] = static_cast<T>(static_cast<C>(a[i]) + static_cast<C>(b[i]));
 }
 
 template <class T>
-__global__ void channel_affine_kernel(T* y, const T* x, const T* scale, const T* shift, std::size_t n, int channels,
-                                      std::size_t plane) {
+__global__ void channel_affine_kernel(T* y, const T* x, const compute_t<T>* scale, const compute_t<T>* shift,
+                                      std::size_t n, int channels, std::size_t plane) {
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     const int c = static_cast<int>((i / plane) % channels);
-    y[i] = x[i] * scale[c] + shift[c];
+    y[i] = static_cast<T>(static_cast<compute_t<T>>(x[i]) * scale[c] + shift[c]);
   }
 }
 
@@ -137,9 +142,10 @@ Tensor<T, Cuda> channel_affine(const Tensor<T, Cuda>& x, const std::vector<T>& s
                      " scales and " + std::to_string(shift.size()) + " shifts");
   Tensor<T, Cuda> y(x.shape());
   if (y.empty()) return y;
+  using C = detail::compute_t<T>;
   const Shape4 per_channel{1, x.c(), 1, 1};
-  const auto s = Tensor<T, Cuda>::from_host(per_channel, scale);
-  const auto b = Tensor<T, Cuda>::from_host(per_channel, shift);
+  const auto s = Tensor<C, Cuda>::from_host(per_channel, std::vector<C>(scale.begin(), scale.end()));
+  const auto b = Tensor<C, Cuda>::from_host(per_channel, std::vector<C>(shift.begin(), shift.end()));
   detail::channel_affine_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
       y.data(), x.data(), s.data(), b.data(), x.size(), x.c(), x.shape().plane());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "perceptual/backend/checks.hpp"
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
@@ -30,10 +31,13 @@ __device__ inline std::size_t window_top(std::size_t i, int h, int w, int oh, in
 // The CPU's window_argmax: the first largest in row-major order, a NaN beating any number.
 template <class T>
 __device__ std::size_t window_argmax(const T* x, std::size_t top, int w) {
+  using C = compute_t<T>;
   const std::size_t candidates[4] = {top, top + 1, top + w, top + w + 1};
   std::size_t best = top;
-  for (std::size_t k : candidates)
-    if (x[k] > x[best] || (isnan(x[k]) && !isnan(x[best]))) best = k;
+  for (std::size_t k : candidates) {
+    const C v = static_cast<C>(x[k]), b = static_cast<C>(x[best]);
+    if (v > b || (isnan(v) && !isnan(b))) best = k;
+  }
   return best;
 }
 
@@ -56,8 +60,11 @@ template <class T>
 __global__ void avg_pool_forward_kernel(T* y, const T* x, int h, int w, int oh, int ow, std::size_t n) {
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
+    using C = compute_t<T>;
     const T* top = x + window_top(i, h, w, oh, ow);
-    y[i] = (top[0] + top[1] + top[w] + top[w + 1]) * T(0.25);
+    y[i] = static_cast<T>(
+        (static_cast<C>(top[0]) + static_cast<C>(top[1]) + static_cast<C>(top[w]) + static_cast<C>(top[w + 1])) *
+        C(0.25));
   }
 }
 
@@ -65,7 +72,7 @@ template <class T>
 __global__ void avg_pool_backward_kernel(T* dx, const T* dy, int h, int w, int oh, int ow, std::size_t n) {
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
-    const T q = dy[i] * T(0.25);
+    const T q = static_cast<T>(static_cast<compute_t<T>>(dy[i]) * compute_t<T>(0.25));
     T* top = dx + window_top(i, h, w, oh, ow);
     top[0] = top[1] = top[w] = top[w + 1] = q;
   }

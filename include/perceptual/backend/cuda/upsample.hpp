@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <string>
 
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
@@ -37,10 +38,10 @@ __global__ void upsample_nearest_backward_kernel(T* dx, const T* dy, int h, int 
     const int r = static_cast<int>(i / w % h);
     const std::size_t p = i / (static_cast<std::size_t>(w) * h);
     const T* g = dy + (p * oh + static_cast<std::size_t>(r) * factor) * ow + static_cast<std::size_t>(j) * factor;
-    T s = 0;
+    compute_t<T> s = 0;
     for (int a = 0; a < factor; ++a)
-      for (int b = 0; b < factor; ++b) s += g[static_cast<std::size_t>(a) * ow + b];
-    dx[i] = s;
+      for (int b = 0; b < factor; ++b) s += static_cast<compute_t<T>>(g[static_cast<std::size_t>(a) * ow + b]);
+    dx[i] = static_cast<T>(s);
   }
 }
 
