@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The README's main job: installs what is missing, builds the programs, and runs the default
-# job on the bundled photo (assets/chelsea.png), writing its results under out/.
+# The README's main job: installs what is missing, builds stylize, and stylises the bundled photo
+# (assets/chelsea.png) with the shipped style network (models/candy.safetensors, see
+# models/README.md), writing out/chelsea_candy.png. Extra arguments go to stylize.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_TESTS=OFF -DPERCEPTUAL_BUILD_BENCHMARKS=OFF >/dev/null
-cmake --build build -j "$(nproc)" --target demo
-./build/examples/demo --input assets/chelsea.png --output-dir out "$@"
+cmake --build build -j "$(nproc)" --target stylize
+./build/examples/stylize --model models/candy.safetensors --suffix _candy --output-dir out assets/chelsea.png "$@"
