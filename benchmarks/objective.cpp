@@ -137,13 +137,6 @@ std::vector<Record> read_records(const std::string& path) {
   return out;
 }
 
-// Scales the image so that its longer side is `size` (as train_style reads the style image).
-TensorF fit(const TensorF& image, int size) {
-  const double s = static_cast<double>(size) / std::max(image.h(), image.w());
-  return io::resize_bicubic(image, std::max(1, static_cast<int>(std::lround(image.h() * s))),
-                            std::max(1, static_cast<int>(std::lround(image.w() * s))));
-}
-
 struct Summary {
   int size = 0, images = 0;
   double feed_forward_mean = 0;
@@ -249,7 +242,7 @@ template <class VggNet>
 int run(const Options& o, const losses::StyleObjectiveOptions& oo, const std::vector<fs::path>& images,
         const std::vector<int>& sizes, int style_size) {
   losses::StyleObjective<VggNet, Cpu> objective(oo, o.weights);
-  const TensorF style = fit(io::read_image<float>(o.style), style_size);
+  const TensorF style = io::resize_longer_side(io::read_image<float>(o.style), style_size);
   std::vector<Record> records = o.resume ? read_records(o.csv) : std::vector<Record>{};
   // Kept: this run's images at any size (an earlier run's other sizes stay in the CSV and summary).
   std::erase_if(records, [&](const Record& r) {

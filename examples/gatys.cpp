@@ -29,13 +29,6 @@ struct Options {
   unsigned long seed = 0;
 };
 
-// Scales the image so that its longer side is `size` (bicubic, antialiased when shrinking).
-TensorF fit(const TensorF& image, int size) {
-  const double s = static_cast<double>(size) / std::max(image.h(), image.w());
-  return io::resize_bicubic(image, std::max(1, static_cast<int>(std::lround(image.h() * s))),
-                            std::max(1, static_cast<int>(std::lround(image.w() * s))));
-}
-
 template <class Net>
 int run(const Options& o) {
   losses::StyleObjectiveOptions oo;
@@ -46,8 +39,9 @@ int run(const Options& o) {
   oo.tv_weight = o.tv_weight;
   losses::StyleObjective<Net, Cpu> objective(oo, o.weights);
 
-  const TensorF content = fit(io::read_image<float>(o.content), o.image_size);
-  const TensorF style = fit(io::read_image<float>(o.style), o.style_size > 0 ? o.style_size : o.image_size);
+  const TensorF content = io::resize_longer_side(io::read_image<float>(o.content), o.image_size);
+  const TensorF style =
+      io::resize_longer_side(io::read_image<float>(o.style), o.style_size > 0 ? o.style_size : o.image_size);
   std::fprintf(stderr, "gatys: content %s, style %s, VGG-%d (%d conv layers), %s, %d iterations\n",
                to_string(content.shape().spatial()).c_str(), to_string(style.shape().spatial()).c_str(), Net::depth,
                objective.loss_network().stages_needed(), o.optimizer.c_str(), o.iterations);

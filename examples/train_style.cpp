@@ -30,13 +30,6 @@ struct Options : examples::TrainingFlags {
   int image_size = 256, style_size = 0;
 };
 
-// Scales the image so that its longer side is `size` (bicubic, antialiased when shrinking).
-TensorF fit(const TensorF& image, int size) {
-  const double s = static_cast<double>(size) / std::max(image.h(), image.w());
-  return io::resize_bicubic(image, std::max(1, static_cast<int>(std::lround(image.h() * s))),
-                            std::max(1, static_cast<int>(std::lround(image.w() * s))));
-}
-
 template <class VggNet>
 int run(const Options& o) {
   train::StyleTrainerOptions to;
@@ -48,7 +41,7 @@ int run(const Options& o) {
   to.lr = o.lr;
   to.seed = o.seed;
   const int style_size = o.style_size > 0 ? o.style_size : o.image_size;
-  const TensorF style = fit(io::read_image<float>(o.style), style_size);
+  const TensorF style = io::resize_longer_side(io::read_image<float>(o.style), style_size);
   const std::vector<fs::path> folders(o.data.begin(), o.data.end());
   const train::ImageDataset dataset(folders);
   train::StyleTrainer<VggNet> trainer(to, o.weights, style);
@@ -74,7 +67,7 @@ int run(const Options& o) {
                to_string(style.shape().spatial()).c_str(), VggNet::depth, start, o.iterations);
 
   TensorF sample;
-  if (!o.sample.empty()) sample = fit(io::read_image<float>(o.sample), o.image_size);
+  if (!o.sample.empty()) sample = io::resize_longer_side(io::read_image<float>(o.sample), o.image_size);
   examples::TrainingLoop loop("train_style", o, start, {"total", "content", "style", "tv"});
   train::BatchLoader loader(dataset, {.image_size = o.image_size,
                                       .batch_size = o.batch_size,

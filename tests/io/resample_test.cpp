@@ -295,3 +295,12 @@ TEST_CASE("antialiased bicubic x1/4 matches MATLAB's Set5 LR images inside the b
     CHECK(worst < 2.0);
   }
 }
+
+TEST_CASE("resize_longer_side keeps the aspect ratio and gives the longer side the asked size") {
+  const Tensor<float, Cpu> landscape({1, 3, 30, 60});
+  CHECK(io::resize_longer_side(landscape, 20).shape() == Shape4{1, 3, 10, 20});
+  const Tensor<float, Cpu> portrait({1, 3, 45, 15});
+  CHECK(io::resize_longer_side(portrait, 90).shape() == Shape4{1, 3, 90, 30});
+  const Tensor<float, Cpu> thin({1, 3, 1, 100});
+  CHECK(io::resize_longer_side(thin, 10).shape() == Shape4{1, 3, 1, 10});  // never below one pixel
+}

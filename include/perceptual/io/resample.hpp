@@ -170,6 +170,15 @@ Tensor<T, Cpu> resize_bicubic(const Tensor<T, Cpu>& x, Size2 size, bool antialia
   return resize_bicubic(x, size.h, size.w, antialias);
 }
 
+// x scaled (bicubic, antialiased when shrinking) so that its longer side is `size`, keeping the
+// aspect ratio: how the style and Gatys programs size their images.
+template <class T>
+Tensor<T, Cpu> resize_longer_side(const Tensor<T, Cpu>& x, int size) {
+  const double s = static_cast<double>(size) / std::max(x.h(), x.w());
+  return resize_bicubic(x, std::max(1, static_cast<int>(std::lround(x.h() * s))),
+                        std::max(1, static_cast<int>(std::lround(x.w() * s))));
+}
+
 // Gaussian blur of every image and channel: separable, weights exp(-k^2 / (2 sigma^2)) for
 // |k| <= ceil(3 sigma), normalised to sum to 1. sigma = 0 returns a copy.
 template <class T>
