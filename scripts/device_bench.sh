@@ -4,7 +4,8 @@
 # (benchmarks/torch_transform_reference.py: eager fp32, eager TF32, eager AMP channels-last and
 # torch.compile where it works), measures the GPU's GEMM rates, and prints the comparison table
 # last: our time, PyTorch's, the ratios, and the physical floor (the nets' FLOPs over the
-# measured peak). Writes ours.txt, torch.txt and table.md to $OUT when set (the device tool's
+# measured peak); then Table 1 on the GPU (speed_table_cuda) when the shared data came along.
+# Writes ours.txt, torch.txt, table.md and speed_gpu.{md,csv} to $OUT when set (the device tool's
 # folder that comes back), else to build-device/bench/.
 # Usage: scripts/device_bench.sh [--quick] [--no-compile]
 #   --quick       20 timed runs instead of 50 (training: 10), 3 warm-up, no torch.compile
@@ -38,3 +39,16 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.g
 python3 benchmarks/torch_transform_reference.py --peaks 8192 --variants "$variants" "${torch_iterations[@]}" \
   | tee "$out/torch.txt" || echo "device_bench.sh: torch_transform_reference.py failed" >&2
 python3 benchmarks/torch_transform_reference.py --table "$out/ours.txt" "$out/torch.txt" | tee "$out/table.md"
+# Table 1 on the GPU, as docs/RESULTS.md runs it on the CPU, when the data came along
+# (scripts/pack_device_data.sh table1).
+data="${PERCEPTUAL_DATA:-}"
+if [[ -n "$data" && -f "$data/weights/vgg19_conv1_1-conv3_4.safetensors" && -f "$data/images/content/chicago.jpg" ]]; then
+  ./build-device/benchmarks/speed_table_cuda -m models/candy.safetensors \
+    --weights "$data/weights/vgg19_conv1_1-conv3_4.safetensors" \
+    --content "$data/images/content/chicago.jpg" --style "$data/images/styles/candy.jpg" \
+    --style-layers relu1_2,relu2_2,relu3_4 --style-weight 1.5e-7 --tv-weight 1e-5 \
+    --sizes 256,512,1024 --iterations 100,300,500 --frame 1920x1080 --warmup 3 --reps 20 --budget-seconds 300 \
+    --csv "$out/speed_gpu.csv" | tee "$out/speed_gpu.md" || echo "device_bench.sh: speed_table_cuda failed" >&2
+else
+  echo "device_bench.sh: Table 1 skipped: no shared data (carry .deps/device-data.tar from scripts/pack_device_data.sh)"
+fi

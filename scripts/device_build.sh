@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the CUDA backend's tests and benchmark on the GPU machine and runs the tests: no network
+# Builds the CUDA backend's tests and programs on the GPU machine and runs the tests: no network
 # there, so the Debian packages come from .deps/ (scripts/fetch_device_deps.sh, run beforehand
 # where apt works, writes .deps/device.tar.xz: carry that file, unpacked here on first use) and
 # cuDNN from PyTorch's nvidia-cudnn wheel (or from $CUDNN_ROOT when set). Writes
-# build-device/env.sh (library paths) for the programs it built.
+# build-device/env.sh (library paths, and PERCEPTUAL_DATA when .deps/device-data.tar came along:
+# scripts/pack_device_data.sh) for the programs it built.
 # Usage: scripts/device_build.sh [--no-tests] [ctest args...] [--bench [device_bench.sh args...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +22,8 @@ while [[ $# -gt 0 ]]; do
 done
 
 if [[ ! -d .deps/usr && -f .deps/device.tar.xz ]]; then tar -C .deps -xJf .deps/device.tar.xz; fi
+# The shared data, when carried (scripts/pack_device_data.sh): the programs' PERCEPTUAL_DATA.
+if [[ -f .deps/device-data.tar ]]; then mkdir -p .deps/data && tar -C .deps/data -xf .deps/device-data.tar; fi
 deps="$PWD/.deps/usr"
 if [[ ! -d "$deps" ]]; then
   echo "device_build.sh: no .deps/usr or .deps/device.tar.xz; run scripts/fetch_device_deps.sh where apt" \
@@ -58,13 +61,14 @@ cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_EXAMPLE
   -DCMAKE_CUDA_FLAGS="-I$deps/include/x86_64-linux-gnu/openblas-pthread" \
   -DPERCEPTUAL_STB_INCLUDE_DIR="$deps/include/stb" -DPERCEPTUAL_STB_LIBRARY="$PWD/.device/stb/libstb.a"
 printf 'export LD_LIBRARY_PATH="%s"\n' "$LD_LIBRARY_PATH" > build-device/env.sh
-# Only the CUDA tests and the CUDA benchmark: the CPU programs are CI's.
+if [[ -d .deps/data ]]; then printf 'export PERCEPTUAL_DATA="%s"\n' "$PWD/.deps/data" >> build-device/env.sh; fi
+# Only the CUDA tests and the CUDA programs: the CPU ones are CI's.
 targets=()
 for source in tests/cuda/*_test.cu; do
   name="${source##*/}"
   targets+=("cuda_${name%.cu}")
 done
-cmake --build build-device -j"$(nproc)" --target "${targets[@]}" transform_benchmark
+cmake --build build-device -j"$(nproc)" --target "${targets[@]}" transform_benchmark speed_table_cuda
 if [[ $run_tests == 1 ]]; then
   ctest --test-dir build-device -R '^cuda/' --output-on-failure "${ctest_args[@]}"
 fi

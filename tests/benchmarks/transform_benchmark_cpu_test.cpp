@@ -1,0 +1,83 @@
+// Runs the built benchmarks/transform_benchmark_cpu program ($PERCEPTUAL_BENCHMARKS_DIR, set by
+// ctest) at tiny sizes: one row per stylisation size and one for the training step, in the
+// format torch_transform_reference.py --table reads, and clear errors for bad options.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/program.hpp"
+
+using namespace perceptual;
+
+namespace {
+
+std::filesystem::path program() {
+  return testing::find_program("PERCEPTUAL_BENCHMARKS_DIR", "transform_benchmark_cpu");
+}
+
+bool available() {
+  return testing::program_available(program(), "PERCEPTUAL_BENCHMARKS_DIR");
+}
+
+struct Row {
+  std::string impl, variant, task, size;
+  int batch = 0;
+  double ms = 0, images_per_s = 0;
+};
+
+// The measurement rows (7 fields, first "perceptual"); comments and the header are skipped.
+std::vector<Row> rows(const std::string& output) {
+  std::vector<Row> out;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    Row r;
+    if (fields >> r.impl >> r.variant >> r.task >> r.size >> r.batch >> r.ms >> r.images_per_s &&
+        r.impl == "perceptual")
+      out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("transform_benchmark_cpu times each stylisation size and the training step") {
+  if (!available()) return;
+  const auto r =
+      testing::run_program(program(), "--sizes 24x24,16x32 --train-size 16 --train-batch 2 --iterations 2 --warmup 1");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("# transform_benchmark_cpu: cpu (OpenBLAS,") != std::string::npos);
+  const auto found = rows(r.output);
+  REQUIRE(found.size() == 3);
+  CHECK(found[0].task == "stylize");
+  CHECK(found[0].size == "24x24");
+  CHECK(found[1].size == "16x32");
+  CHECK(found[2].task == "train");
+  CHECK(found[2].size == "16x16");
+  CHECK(found[2].batch == 2);
+  for (const auto& row : found) {
+    CHECK(row.variant == "fp32");
+    CHECK(row.ms > 0);
+    CHECK(std::abs(row.images_per_s - 1000.0 * row.batch / row.ms) <= 0.051);  // printed to 0.1
+  }
+}
+
+TEST_CASE("transform_benchmark_cpu rejects impossible options with a message") {
+  if (!available()) return;
+  const auto bf16 = testing::run_program(program(), "--precision bf16");
+  CHECK(bf16.status != 0);
+  CHECK(bf16.output.find("--precision: \"bf16\", this backend has fp32") != std::string::npos);
+  const auto size = testing::run_program(program(), "--sizes 4x4");
+  CHECK(size.status != 0);
+  CHECK(size.output.find("--sizes: \"4x4\"") != std::string::npos);
+  const auto train = testing::run_program(program(), "--train-size 30");
+  CHECK(train.status != 0);
+  CHECK(train.output.find("not a multiple of 4") != std::string::npos);
+  const auto unknown = testing::run_program(program(), "--frobnicate");
+  CHECK(unknown.status != 0);
+  CHECK(unknown.output.find("unknown option --frobnicate") != std::string::npos);
+}
