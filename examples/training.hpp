@@ -1,13 +1,15 @@
 #pragma once
-// What the training programs (train_style, train_sr) share: their common flags, and the loop's
-// bookkeeping: the CSV log that a resumed run continues, the progress line with the loss terms,
-// and when and where checkpoints and samples are written.
+// What the training programs (train_style, train_sr, and their CUDA builds) share: the backend a
+// build runs on, their common flags, and the loop's bookkeeping: the CSV log that a resumed run
+// continues, the progress line with the loss terms, and when and where checkpoints and samples are
+// written.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -17,6 +19,15 @@
 #include "progress.hpp"
 
 namespace perceptual::examples {
+
+// What one backend's build of a training program brings: its name in messages ("train_style",
+// "train_style_cuda"), and `start`, called once the options are parsed (so --help works anywhere):
+// it throws perceptual::Error when the backend cannot run (no device) and otherwise says what
+// runs ("cuda (NVIDIA H100 80GB HBM3)") for the first progress line.
+struct ProgramBackend {
+  std::string program;
+  std::function<std::string()> start;
+};
 
 struct TrainingFlags {
   std::string output, checkpoint, resume, sample, log, command_line;

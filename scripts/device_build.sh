@@ -54,7 +54,7 @@ ar rcs .device/stb/libstb.a .device/stb/stb.o
 # it needs libgfortran5 (also in .deps) at run time.
 blas_dir="$deps/lib/x86_64-linux-gnu/openblas-pthread"
 export LD_LIBRARY_PATH="$blas_dir:$deps/lib/x86_64-linux-gnu:$cudnn_lib:${LD_LIBRARY_PATH:-}"
-cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_EXAMPLES=OFF \
+cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_EXAMPLES=ON \
   -DPERCEPTUAL_BUILD_BENCHMARKS=ON -DPERCEPTUAL_CUDA=ON -DPERCEPTUAL_CUDA_ARCHITECTURES=native \
   -DCMAKE_PREFIX_PATH="$deps" -DBLAS_LIBRARIES="$blas_dir/libopenblas.so" \
   -DCMAKE_CXX_FLAGS="-I$deps/include/x86_64-linux-gnu/openblas-pthread" \
@@ -62,13 +62,15 @@ cmake -S . -B build-device -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_EXAMPLE
   -DPERCEPTUAL_STB_INCLUDE_DIR="$deps/include/stb" -DPERCEPTUAL_STB_LIBRARY="$PWD/.device/stb/libstb.a"
 printf 'export LD_LIBRARY_PATH="%s"\n' "$LD_LIBRARY_PATH" > build-device/env.sh
 if [[ -d .deps/data ]]; then printf 'export PERCEPTUAL_DATA="%s"\n' "$PWD/.deps/data" >> build-device/env.sh; fi
-# Only the CUDA tests and the CUDA programs: the CPU ones are CI's.
+# Only the CUDA tests and the CUDA programs, and the CPU training programs that
+# tests/cuda/train_programs_test.cu compares the GPU's with: the rest is CI's.
 targets=()
 for source in tests/cuda/*_test.cu; do
   name="${source##*/}"
   targets+=("cuda_${name%.cu}")
 done
-cmake --build build-device -j"$(nproc)" --target "${targets[@]}" transform_benchmark speed_table_cuda
+cmake --build build-device -j"$(nproc)" --target "${targets[@]}" transform_benchmark speed_table_cuda \
+  train_style_cuda train_sr_cuda train_style train_sr
 if [[ $run_tests == 1 ]]; then
   ctest --test-dir build-device -R '^cuda/' --output-on-failure "${ctest_args[@]}"
 fi

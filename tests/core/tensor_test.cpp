@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "perceptual/backend/cpu/pointwise.hpp"
@@ -34,6 +36,32 @@ TEST_CASE("from_host rejects a value count that does not match the shape, naming
     CHECK(std::string(e.what()).find("1x1x2x3") != std::string::npos);
     CHECK(std::string(e.what()).find("5 values") != std::string::npos);
   }
+}
+
+namespace {
+
+// A second host backend (the CPU's storage under another tag), to see a copy between backends.
+struct OtherHost {
+  template <class T>
+  using buffer = Cpu::buffer<T>;
+};
+
+}  // namespace
+
+TEST_CASE("to_backend copies a tensor to another backend and passes one already there on without a copy") {
+  const std::vector<float> v{1, 2, 3, 4, 5, 6};
+  auto t = Tensor<float, Cpu>::from_host({1, 1, 2, 3}, v);
+  const auto other = to_backend<OtherHost>(t);
+  static_assert(std::is_same_v<decltype(other), const Tensor<float, OtherHost>>);
+  CHECK(other.shape() == t.shape());
+  CHECK(other.to_host() == v);
+  CHECK(to_backend<Cpu>(other).to_host() == v);
+
+  const Tensor<float, Cpu>& same = to_backend<Cpu>(t);
+  CHECK(&same == &t);
+  const float* storage = t.data();
+  const Tensor<float, Cpu> moved = to_backend<Cpu>(std::move(t));
+  CHECK(moved.data() == storage);
 }
 
 TEST_CASE("pointwise operations compute the expected values") {

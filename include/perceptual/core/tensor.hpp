@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -72,6 +73,24 @@ class Tensor {
   Shape4 shape_{};
   buffer_type buffer_{Shape4{}};
 };
+
+// x on backend To, for code that moves data between the host and a device once per step (a
+// batch from train::BatchLoader onto the GPU, a sample back): a copy through host memory. On To
+// already: x itself (moved when it is a temporary), so the CPU pays nothing.
+template <class To, class T, class From>
+Tensor<T, To> to_backend(const Tensor<T, From>& x) requires(!std::is_same_v<To, From>) {
+  return Tensor<T, To>::from_host(x.shape(), x.to_host());
+}
+
+template <class To, class T>
+const Tensor<T, To>& to_backend(const Tensor<T, To>& x) {
+  return x;
+}
+
+template <class To, class T>
+Tensor<T, To> to_backend(Tensor<T, To>&& x) {
+  return std::move(x);
+}
 
 // A parameter and its gradient, as a layer exposes them for optimisers and weight files. A
 // state tensor that is saved but not learned (batch norm's running statistics) has grad nullptr.

@@ -2,7 +2,8 @@
 // TrainingState: what StyleTrainer and SrTrainer share, a transformation network with its Adam
 // optimiser and iteration count, and the files they write: the model alone, and checkpoints that
 // hold everything a bit-identical continuation needs (parameters with batch-norm statistics, Adam's
-// moments and step count, the iteration).
+// moments and step count, the iteration). On any backend B; the files are the same on each (they
+// go through the host), so a checkpoint written on the GPU resumes on the CPU and back.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -34,15 +35,16 @@ struct CheckpointKind {
   std::string trainer, checkpoint, architecture;
 };
 
-template <class TransformNet>
+template <class TransformNet, class B = Cpu>
 class TrainingState {
  public:
-  using Net = Model<TransformNet, Cpu, float>;
+  using Net = Model<TransformNet, B, float>;
+  using Optimizer = optim::Adam<float, B>;
 
   // The network's initial weights drawn from `seed`, Adam at learning rate `lr`.
   TrainingState(CheckpointKind kind, std::uint64_t seed, double lr) : kind_(std::move(kind)) {
     net_.initialize(seed);
-    adam_ = std::make_unique<optim::Adam<float, Cpu>>(net_.parameters(), optim::AdamOptions{.lr = lr});
+    adam_ = std::make_unique<Optimizer>(net_.parameters(), optim::AdamOptions{.lr = lr});
   }
 
   // One Adam update from the gradients the network's backward left; counts the iteration.
@@ -54,7 +56,7 @@ class TrainingState {
   // Updates taken, the k of the next batch.
   std::int64_t iteration() const { return iteration_; }
   Net& model() { return net_; }
-  optim::Adam<float, Cpu>& optimizer() { return *adam_; }
+  Optimizer& optimizer() { return *adam_; }
 
   // The network alone, as the inference programs read it: its parameters under their own names,
   // with the caller's metadata plus architecture and iterations.
@@ -120,7 +122,7 @@ class TrainingState {
  private:
   CheckpointKind kind_;
   Net net_;
-  std::unique_ptr<optim::Adam<float, Cpu>> adam_;
+  std::unique_ptr<Optimizer> adam_;
   std::int64_t iteration_ = 0;
 };
 

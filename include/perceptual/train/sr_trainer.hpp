@@ -3,7 +3,8 @@
 // crops y and their degraded inputs x (train::BatchLoader with lr_factor: blur sigma 1, bicubic
 // x1/f), y_hat = f_W(x), then minimise the pixel loss ||y_hat - y||^2 / (CHW) or the feature loss
 // at VGG relu2_2 (eq. 2), plus tv_weight * TV(y_hat), over W with Adam. Inputs and outputs are RGB
-// in [0, 255] (the net's last layer is 127.5 * tanh + 127.5), the scale images are read at.
+// in [0, 255] (the net's last layer is 127.5 * tanh + 127.5), the scale images are read at. The
+// training runs on backend B (Cpu, or Cuda in a .cu file); images may come from the host or B.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -53,13 +54,15 @@ struct SrTerms {
 
 // Batch norm by default, as in the paper: with instance norm every layer forgets its input's mean
 // and contrast, so the net could not tell a dark image from a bright one of the same structure.
-template <int Factor, template <int> class Norm = nets::BatchNormDefault>
+template <int Factor, template <int> class Norm = nets::BatchNormDefault, class B = Cpu>
 class SrTrainer {
  public:
-  using TensorF = Tensor<float, Cpu>;
+  using TensorF = Tensor<float, B>;
+  using HostTensor = Tensor<float, Cpu>;
   using TransformNet = nets::SuperResolutionNet<Factor, Norm>;
-  using Net = typename TrainingState<TransformNet>::Net;
-  using Vgg = nets::LossNetwork<SrFeatureVgg, Cpu, float>;
+  using Net = typename TrainingState<TransformNet, B>::Net;
+  using Optimizer = typename TrainingState<TransformNet, B>::Optimizer;
+  using Vgg = nets::LossNetwork<SrFeatureVgg, B, float>;
   static constexpr int factor = Factor;
 
   // Draws the initial weights from options.seed; the feature loss loads relu2_2's layers from
@@ -77,35 +80,39 @@ class SrTrainer {
 
   // One Adam update from a batch: lr Nx3xHxW, hr Nx3x(f H)x(f W), both in [0, 255]; returns the
   // loss terms before the update.
-  SrTerms step(const TensorF& lr, const TensorF& hr) {
-    require_pair(lr, hr);
+  template <class From>
+  SrTerms step(const Tensor<float, From>& lr, const Tensor<float, From>& hr) {
+    require_pair(lr.shape(), hr.shape());
     Net& net = state_.model();
     net.train();
     net.zero_grad();
-    const SrTerms terms = loss_and_grad(hr, net.forward(lr));
+    const SrTerms terms = loss_and_grad(to_backend<B>(hr), net.forward(to_backend<B>(lr)));
     net.backward(dy_);
     state_.update();
     return terms;
   }
 
   // The loss terms of a batch without updating (network in eval mode).
-  SrTerms evaluate(const TensorF& lr, const TensorF& hr) {
-    require_pair(lr, hr);
+  template <class From>
+  SrTerms evaluate(const Tensor<float, From>& lr, const Tensor<float, From>& hr) {
+    require_pair(lr.shape(), hr.shape());
     state_.model().eval();
-    return loss_and_grad(hr, state_.model().forward(lr));
+    return loss_and_grad(to_backend<B>(hr), state_.model().forward(to_backend<B>(lr)));
   }
 
-  // The network's output (eval mode) for images of any size >= 5x5: Factor times their size.
-  TensorF upscale(const TensorF& lr) {
-    require_input(lr);
+  // The network's output (eval mode) for images of any size >= 5x5, Factor times their size, on
+  // the host (what samples are written from).
+  template <class From>
+  HostTensor upscale(const Tensor<float, From>& lr) {
+    require_input(lr.shape());
     state_.model().eval();
-    return state_.model().forward(lr);
+    return to_backend<Cpu>(state_.model().forward(to_backend<B>(lr)));
   }
 
   // Updates taken, the k of the next batch.
   std::int64_t iteration() const { return state_.iteration(); }
   Net& model() { return state_.model(); }
-  optim::Adam<float, Cpu>& optimizer() { return state_.optimizer(); }
+  Optimizer& optimizer() { return state_.optimizer(); }
   const SrTrainerOptions& options() const { return options_; }
 
   // What a model file records of the net and its training: factor, norm (batch or instance),
@@ -140,17 +147,17 @@ class SrTrainer {
   }
 
  private:
-  static void require_input(const TensorF& lr) {
-    if (lr.c() != 3 || lr.h() < nets::sr_min_input || lr.w() < nets::sr_min_input)
-      throw ShapeError("SrTrainer: input " + to_string(lr.shape()) +
+  static void require_input(Shape4 lr) {
+    if (lr.c != 3 || lr.h < nets::sr_min_input || lr.w < nets::sr_min_input)
+      throw ShapeError("SrTrainer: input " + to_string(lr) +
                        ", expected Nx3xHxW with H, W >= " + std::to_string(nets::sr_min_input));
   }
 
-  static void require_pair(const TensorF& lr, const TensorF& hr) {
+  static void require_pair(Shape4 lr, Shape4 hr) {
     require_input(lr);
-    if (hr.shape() != Shape4{lr.n(), 3, Factor * lr.h(), Factor * lr.w()})
-      throw ShapeError("SrTrainer: input " + to_string(lr.shape()) + " and target " + to_string(hr.shape()) +
-                       ": the target must be " + std::to_string(Factor) + " times the input's size");
+    if (hr != Shape4{lr.n, 3, Factor * lr.h, Factor * lr.w})
+      throw ShapeError("SrTrainer: input " + to_string(lr) + " and target " + to_string(hr) + ": the target must be " +
+                       std::to_string(Factor) + " times the input's size");
   }
 
   // The loss terms of y = f(x) against the HR batch; leaves dL/dy in dy_.
@@ -177,7 +184,7 @@ class SrTrainer {
   }
 
   SrTrainerOptions options_;
-  TrainingState<TransformNet> state_;
+  TrainingState<TransformNet, B> state_;
   Vgg vgg_;
   TensorF dy_;
 };

@@ -3,7 +3,8 @@
 // per batch x, y = f_W(x), then minimise content_weight * feature loss(VGG(y), VGG(x)) + style
 // weight * style loss(VGG(y), Grams of the style image) + tv_weight * TV(y) over W with Adam.
 // Checkpoints (train::TrainingState) hold everything a bit-identical continuation needs; the
-// batches come from train::BatchLoader, which depends on (seed, k).
+// batches come from train::BatchLoader, which depends on (seed, k). The training runs on backend B
+// (Cpu, or Cuda in a .cu file); images may come from the host or B, and are moved once per call.
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -38,16 +39,20 @@ struct StyleTrainerOptions {
 // The weighted loss terms of a batch (the mean over its images).
 using StyleTerms = losses::ObjectiveTerms;
 
-template <class VggNet, class TransformNet = nets::StyleTransformNet<>>
+template <class VggNet, class TransformNet = nets::StyleTransformNet<>, class B = Cpu>
 class StyleTrainer {
  public:
-  using TensorF = Tensor<float, Cpu>;
-  using Net = typename TrainingState<TransformNet>::Net;
+  using TensorF = Tensor<float, B>;
+  using HostTensor = Tensor<float, Cpu>;
+  using Net = typename TrainingState<TransformNet, B>::Net;
+  using Optimizer = typename TrainingState<TransformNet, B>::Optimizer;
 
   // Loads the VGG taps the layers need from `vgg_weights` (FileError naming a missing layer's
-  // tensor), precomputes the style image's Gram matrices (style: 1x3xHxW in [0, 255]) and draws
-  // the network's initial weights from options.seed.
-  StyleTrainer(const StyleTrainerOptions& options, const std::filesystem::path& vgg_weights, const TensorF& style)
+  // tensor), precomputes the style image's Gram matrices (style: 1x3xHxW in [0, 255], on the host
+  // or B) and draws the network's initial weights from options.seed.
+  template <class From>
+  StyleTrainer(const StyleTrainerOptions& options, const std::filesystem::path& vgg_weights,
+               const Tensor<float, From>& style)
       : options_(options),
         state_({"StyleTrainer", "style_trainer", "johnson-style"}, options.seed, options.lr),
         objective_({.content_layers = options.content_layers,
@@ -56,34 +61,39 @@ class StyleTrainer {
                     .style_weight = options.style_weight,
                     .tv_weight = options.tv_weight},
                    vgg_weights) {
-    objective_.set_style(style);
+    objective_.set_style(to_backend<B>(style));
   }
 
   // One Adam update from a batch (Nx3xSxS in [0, 255]); returns the loss terms before the update.
-  StyleTerms step(const TensorF& batch) {
+  template <class From>
+  StyleTerms step(const Tensor<float, From>& batch) {
+    const TensorF& x = to_backend<B>(batch);
     Net& net = state_.model();
     net.train();
     net.zero_grad();
-    const TensorF y = net.forward(batch);
-    const StyleTerms terms = loss_and_grad(batch, y);
+    const TensorF y = net.forward(x);
+    const StyleTerms terms = loss_and_grad(x, y);
     net.backward(dy_);
     state_.update();
     return terms;
   }
 
   // The loss terms of a batch without updating (network in eval mode).
-  StyleTerms evaluate(const TensorF& batch) {
+  template <class From>
+  StyleTerms evaluate(const Tensor<float, From>& batch) {
+    const TensorF& x = to_backend<B>(batch);
     state_.model().eval();
-    return loss_and_grad(batch, state_.model().forward(batch));
+    return loss_and_grad(x, state_.model().forward(x));
   }
 
-  // The network's output for an image of any size (>= 5 px): eval mode, cropped back to the
-  // input's size (the net gives 4 * ceil(n / 4)).
-  TensorF stylize(const TensorF& image) {
+  // The network's output for an image of any size (>= 5 px), on the host (what samples are
+  // written from): eval mode, cropped back to the input's size (the net gives 4 * ceil(n / 4)).
+  template <class From>
+  HostTensor stylize(const Tensor<float, From>& image) {
     state_.model().eval();
-    const TensorF y = state_.model().forward(image);
+    HostTensor y = to_backend<Cpu>(state_.model().forward(to_backend<B>(image)));
     if (y.h() == image.h() && y.w() == image.w()) return y;
-    TensorF out({y.n(), y.c(), image.h(), image.w()});
+    HostTensor out({y.n(), y.c(), image.h(), image.w()});
     for (int n = 0; n < y.n() * y.c(); ++n)
       for (int i = 0; i < image.h(); ++i)
         std::copy_n(y.data() + (static_cast<std::size_t>(n) * y.h() + i) * y.w(), image.w(),
@@ -94,7 +104,7 @@ class StyleTrainer {
   // Updates taken, the k of the next batch.
   std::int64_t iteration() const { return state_.iteration(); }
   Net& model() { return state_.model(); }
-  optim::Adam<float, Cpu>& optimizer() { return state_.optimizer(); }
+  Optimizer& optimizer() { return state_.optimizer(); }
   const StyleTrainerOptions& options() const { return options_; }
 
   // The network alone, as stylize reads it: its parameters under their own names, with metadata
@@ -132,8 +142,8 @@ class StyleTrainer {
   }
 
   StyleTrainerOptions options_;
-  TrainingState<TransformNet> state_;
-  losses::StyleObjective<VggNet, Cpu, float> objective_;
+  TrainingState<TransformNet, B> state_;
+  losses::StyleObjective<VggNet, B, float> objective_;
   TensorF dy_;
 };
 

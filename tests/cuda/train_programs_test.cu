@@ -1,0 +1,126 @@
+// Runs the GPU builds of the training programs (examples/train_style_cuda, train_sr_cuda) on tiny
+// generated data: without a device they must say so and exit 1; with one, they must write what the
+// CPU builds write from the same options (the same tensors and metadata, values within float
+// rounding), and the CPU build must resume their checkpoints.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "perceptual/backend/cuda/check.hpp"
+#include "perceptual/io/image.hpp"
+#include "perceptual/io/safetensors.hpp"
+#include "support/norm_fed.hpp"
+#include "support/program.hpp"
+#include "support/random.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tiny_vgg.hpp"
+
+using namespace perceptual;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A path in single quotes, for the shell.
+std::string quoted(const fs::path& p) {
+  return std::string(1, '\'').append(p.string()).append(1, '\'');
+}
+
+fs::path program(const std::string& name) {
+  return testing::find_program("PERCEPTUAL_EXAMPLES_DIR", name);
+}
+
+struct Fixture {
+  testing::TempDir dir;
+  Fixture() {
+    testing::write_tiny_vgg(dir / "vgg.safetensors");
+    fs::create_directories(dir / "data");
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 4; ++i)
+      io::write_image(testing::random_tensor<float>({1, 3, 30 + i, 34}, rng, 0, 255),
+                      dir / "data" / ("img" + std::to_string(i) + ".png"));
+    io::write_image(testing::random_tensor<float>({1, 3, 20, 24}, rng, 0, 255), dir / "style.png");
+  }
+};
+
+// The two model files hold the same tensors and metadata (but the command line); the values of
+// all but the norm-fed biases (support/norm_fed.hpp) agree by norm within 2e-2: two Adam steps of lr 1e-3 from the same
+// start, where an entry whose gradient is within rounding of zero may move the other way (2e-3
+// after one step when the CPU is run against itself on inputs 1e-6 apart); a device that did not
+// train at all would be some 5e-2 away. tests/cuda/trainer_test.cu checks the numbers closely.
+void check_same_model(const fs::path& cpu_file, const fs::path& cuda_file) {
+  const io::SafetensorsFile e(cpu_file), a(cuda_file);
+  auto me = e.metadata(), ma = a.metadata();
+  me.erase("command_line");
+  ma.erase("command_line");
+  CHECK(me == ma);
+  REQUIRE(e.names() == a.names());
+  double diff = 0, norm = 0;
+  for (const auto& name : e.names()) {
+    INFO(name);
+    REQUIRE(e.shape(name) == a.shape(name));
+    if (testing::feeds_norm(name, [&](const std::string& n) { return e.has(n); })) continue;
+    const auto x = e.read<float>(name), y = a.read<float>(name);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      diff += (double(x[i]) - y[i]) * (double(x[i]) - y[i]);
+      norm += double(x[i]) * x[i];
+    }
+  }
+  const double error = std::sqrt(diff / norm);
+  CHECK(error < 2e-2);
+  MESSAGE("measured: the GPU's model against the CPU's, norm-relative " << error);
+}
+
+// `name`_cuda with `args` (plus -o, -n 2 and a checkpoint at 2): the no-device message, or a run
+// whose files match `name`'s, and whose checkpoint `name` resumes.
+void check_cuda_program(const std::string& name, const std::string& args, const Fixture& f) {
+  const fs::path cuda = program(name + "_cuda"), cpu = program(name);
+  if (!testing::program_available(cuda, "PERCEPTUAL_EXAMPLES_DIR")) return;
+  const std::string common = args + " -n 2 --checkpoint-every 2 --seed 5 --threads 2 ";
+  auto r = testing::run_program(cuda, common + "-o " + quoted(f.dir / "cuda.safetensors"));
+  INFO(r.output);
+  if (!cuda::device_available()) {
+    CHECK(r.status == 1);
+    CHECK(r.output.find(name + "_cuda: error: no CUDA device is available (" + name + " trains on the CPU)") !=
+          std::string::npos);
+    CHECK_FALSE(fs::exists(f.dir / "cuda.safetensors"));
+    MESSAGE("no CUDA device: checked the message (the training runs on a device only)");
+    return;
+  }
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find(", on cuda (") != std::string::npos);
+  if (!testing::program_available(cpu, "PERCEPTUAL_EXAMPLES_DIR")) return;
+  r = testing::run_program(cpu, common + "-o " + quoted(f.dir / "cpu.safetensors"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  check_same_model(f.dir / "cpu.safetensors", f.dir / "cuda.safetensors");
+
+  r = testing::run_program(cpu, args + " -n 3 --seed 5 --resume " + quoted(f.dir / "cuda.ckpt.safetensors") + " -o " +
+                                    quoted(f.dir / "resumed.safetensors"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find(name + ": resumed") != std::string::npos);
+  CHECK(io::SafetensorsFile(f.dir / "resumed.safetensors").metadata().at("iterations") == "3");
+}
+
+}  // namespace
+
+TEST_CASE("train_style_cuda trains as train_style does, or says that there is no device") {
+  Fixture f;
+  check_cuda_program("train_style",
+                     "--style " + quoted(f.dir / "style.png") + " --weights " + quoted(f.dir / "vgg.safetensors") +
+                         " --data " + quoted(f.dir / "data") +
+                         " --style-layers relu1_2,relu2_2 --style-weight 1e-2 --image-size 16 --batch-size 2",
+                     f);
+}
+
+TEST_CASE("train_sr_cuda trains as train_sr does, or says that there is no device") {
+  Fixture f;
+  check_cuda_program("train_sr",
+                     "--data " + quoted(f.dir / "data") + " --factor 4 --loss feature --weights " +
+                         quoted(f.dir / "vgg.safetensors") + " --tv-weight 1e-4 --crop-size 24 --batch-size 2",
+                     f);
+}
