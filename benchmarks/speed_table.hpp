@@ -96,7 +96,7 @@ void measure_feed_forward(const SpeedTableOptions& o, std::vector<SizeRow>& rows
   load_style_net(net, o.model, o.seed);
   for (auto& row : rows) {
     const auto host = synthetic_image(row.h, row.w, 0);
-    const auto x = Tensor<float, B>::from_host(host.shape(), host.to_host());
+    const auto x = to_backend<B>(host);
     std::fprintf(stderr, "speed_table: feed-forward %dx%d, %d warm-up + %d timed runs\n", row.w, row.h, o.warmup,
                  o.reps);
     row.feed_forward = median_seconds(o.warmup, o.reps, [&] {
@@ -120,16 +120,13 @@ void measure_baseline(const SpeedTableOptions& o, const std::vector<int>& iterat
   oo.style_weight = o.style_weight;
   oo.tv_weight = o.tv_weight;
   losses::StyleObjective<VggNet, B, float> objective(oo, o.weights);
-  const auto to_device = [](const Tensor<float, Cpu>& t) {
-    return Tensor<float, B>::from_host(t.shape(), t.to_host());
-  };
   const double budget = o.budget_seconds > 0 ? o.budget_seconds : std::numeric_limits<double>::infinity();
 
   for (auto& row : rows) {
     if (row.frame) continue;
     for (int n : iterations) row.baseline.push_back({.iterations = n});
-    const auto content = to_device(square_image(o.content, row.h, 1));
-    const auto style = to_device(square_image(o.style, row.h, 2));
+    const auto content = to_backend<B>(square_image(o.content, row.h, 1));
+    const auto style = to_backend<B>(square_image(o.style, row.h, 2));
 
     objective.set_content(content);
     objective.set_style(style);
