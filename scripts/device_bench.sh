@@ -4,8 +4,9 @@
 # (benchmarks/torch_transform_reference.py: eager fp32, eager TF32, eager AMP channels-last and
 # torch.compile where it works), measures the GPU's GEMM rates, and prints the comparison table
 # last: our time, PyTorch's, the ratios, and the physical floor (the nets' FLOPs over the
-# measured peak); then Table 1 on the GPU (speed_table_cuda) when the shared data came along.
-# Writes ours.txt, torch.txt, table.md and speed_gpu.{md,csv} to $OUT when set (the device tool's
+# measured peak); then Table 1 and figure 5 on the GPU (speed_table_cuda, objective_cuda) when the
+# shared data came along. Writes ours.txt, torch.txt, table.md, speed_gpu.{md,csv} and
+# objective{.md,.csv,_summary.csv} to $OUT when set (the device tool's
 # folder that comes back), else to build-device/bench/.
 # Usage: scripts/device_bench.sh [--quick] [--no-compile]
 #   --quick       20 timed runs instead of 50 (training: 10), 3 warm-up, no torch.compile
@@ -51,4 +52,14 @@ if [[ -n "$data" && -f "$data/weights/vgg19_conv1_1-conv3_4.safetensors" && -f "
     --csv "$out/speed_gpu.csv" | tee "$out/speed_gpu.md" || echo "device_bench.sh: speed_table_cuda failed" >&2
 else
   echo "device_bench.sh: Table 1 skipped: no shared data (carry .deps/device-data.tar from scripts/pack_device_data.sh)"
+fi
+# Figure 5 on the GPU (scripts/pack_device_data.sh fig5): 50 BSD100 images at 256 and 512 px.
+if [[ -n "$data" && -d "$data/sr/BSD100/x4" && -f "$data/images/styles/candy.jpg" ]]; then
+  ./build-device/benchmarks/objective_cuda -m models/candy.safetensors \
+    --weights "$data/weights/vgg19_conv1_1-conv3_4.safetensors" --style "$data/images/styles/candy.jpg" \
+    "$data/sr/BSD100/x4" --match _HR --limit 50 --sizes 256,512 --iterations 300 \
+    --csv "$out/objective.csv" --summary "$out/objective_summary.csv" | tee "$out/objective.md" ||
+    echo "device_bench.sh: objective_cuda failed" >&2
+else
+  echo "device_bench.sh: figure 5 skipped: no BSD100 images (scripts/pack_device_data.sh fig5)"
 fi

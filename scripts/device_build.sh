@@ -69,7 +69,7 @@ for source in tests/cuda/*_test.cu; do
   name="${source##*/}"
   targets+=("cuda_${name%.cu}")
 done
-cmake --build build-device -j"$(nproc)" --target "${targets[@]}" transform_benchmark speed_table_cuda \
+cmake --build build-device -j"$(nproc)" --target "${targets[@]}" transform_benchmark speed_table_cuda objective_cuda \
   train_style_cuda train_sr_cuda train_style train_sr
 if [[ $run_tests == 1 ]]; then
   ctest --test-dir build-device -R '^cuda/' --output-on-failure "${ctest_args[@]}"
