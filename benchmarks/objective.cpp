@@ -2,8 +2,9 @@
 // backend-generic (objective.hpp); objective_cuda is its GPU build.
 #include "objective.hpp"
 
+#include "cpu_backend.hpp"
 #include "perceptual/backend/cpu/cpu.hpp"
 
 int main(int argc, char** argv) {
-  return perceptual::bench::objective_main<perceptual::Cpu>(argc, argv, "objective", [] {});
+  return perceptual::bench::objective_main<perceptual::Cpu>(argc, argv, perceptual::bench::cpu_backend("objective"));
 }

@@ -351,11 +351,12 @@ inline double metadata_number(const std::map<std::string, std::string>& meta, co
 
 }  // namespace objective_detail
 
-// The whole program on backend B; `program` names it in messages, `synchronize` waits for the
-// device (nothing on the CPU) around the feed-forward timings.
+// The whole program on backend B (style_common.hpp: BenchBackend; its synchronize waits for the
+// device around the feed-forward timings).
 template <class B>
-int objective_main(int argc, char** argv, const std::string& program, const std::function<void()>& synchronize) {
+int objective_main(int argc, char** argv, const BenchBackend& on) {
   using namespace objective_detail;
+  const std::string& program = on.program;
   Options o;
   o.program = program;
   CLI::App app{
@@ -402,6 +403,7 @@ int objective_main(int argc, char** argv, const std::string& program, const std:
   CLI11_PARSE(app, argc, argv);
 
   try {
+    std::fprintf(stderr, "%s: on %s\n", program.c_str(), on.start().c_str());
     const io::SafetensorsFile model(o.model);
     const auto& meta = model.metadata();
     if (o.content_layers.empty()) o.content_layers = metadata(meta, "content_layers", o.model, "--content-layers");
@@ -454,8 +456,8 @@ int objective_main(int argc, char** argv, const std::string& program, const std:
     oo.style_weight = o.style_weight;
     oo.tv_weight = o.tv_weight;
     if (nets::vgg_depth(io::SafetensorsFile(o.weights)) == 19)
-      return run<nets::AllReluVgg19, B>(o, oo, images, sizes, style_size, synchronize);
-    return run<nets::AllReluVgg16, B>(o, oo, images, sizes, style_size, synchronize);
+      return run<nets::AllReluVgg19, B>(o, oo, images, sizes, style_size, on.synchronize);
+    return run<nets::AllReluVgg16, B>(o, oo, images, sizes, style_size, on.synchronize);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
     return 1;

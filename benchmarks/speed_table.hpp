@@ -3,7 +3,7 @@
 // image against the Gatys baseline's time for 100, 300 and 500 L-BFGS iterations of the same
 // objective (eq. 5), at several image sizes, with speed-ups and the frames per second of the
 // feed-forward net at 1920x1080. speed_table_main<B> is the whole program; a backend's main()
-// passes a function that waits for the device (nothing for the CPU).
+// passes its BenchBackend (speed_table.cpp, speed_table_cuda.cu).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -251,9 +251,9 @@ inline void print_speed_table(const SpeedTableOptions& o, const std::string& bac
   if (!csv) throw FileError("--csv: cannot write " + o.csv);
 }
 
-// The whole program for backend B; `backend` names it in the output ("cpu (OpenBLAS, 2 threads)").
+// The whole program for backend B (style_common.hpp: BenchBackend).
 template <class B>
-int speed_table_main(int argc, char** argv, const std::string& backend, const std::function<void()>& synchronize) {
+int speed_table_main(int argc, char** argv, const BenchBackend& on) {
   SpeedTableOptions o;
   CLI::App app{
       "Johnson et al. 2016, Table 1: seconds per image of the feed-forward style network (StyleTransformNet, "
@@ -302,6 +302,8 @@ int speed_table_main(int argc, char** argv, const std::string& backend, const st
   CLI11_PARSE(app, argc, argv);
 
   try {
+    const std::string backend = on.start();
+    const auto& synchronize = on.synchronize;
     std::vector<int> iterations = speed_detail::int_list(o.iterations, "--iterations", 1);
     std::sort(iterations.begin(), iterations.end());
     iterations.erase(std::unique(iterations.begin(), iterations.end()), iterations.end());
@@ -327,7 +329,7 @@ int speed_table_main(int argc, char** argv, const std::string& backend, const st
     print_speed_table(o, backend, iterations, rows);
     return 0;
   } catch (const Error& e) {
-    std::fprintf(stderr, "speed_table: error: %s\n", e.what());
+    std::fprintf(stderr, "%s: error: %s\n", on.program.c_str(), e.what());
     return 1;
   }
 }

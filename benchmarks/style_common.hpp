@@ -26,6 +26,16 @@ namespace perceptual::bench {
 
 using Clock = std::chrono::steady_clock;
 
+// What one backend's build of a benchmark program brings: its name in messages ("speed_table_cuda");
+// `start`, called once the options are parsed (so --help works anywhere), which throws Error when
+// the backend cannot run (no device) and otherwise names it for the output ("cpu (OpenBLAS, 2
+// threads)"); and `synchronize`, which waits for the device's work (nothing on the CPU).
+struct BenchBackend {
+  std::string program;
+  std::function<std::string()> start;
+  std::function<void()> synchronize;
+};
+
 inline double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

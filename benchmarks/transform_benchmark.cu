@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cuda_device.hpp"
 #include "perceptual/backend/cuda/cuda.hpp"
 #include "transform_benchmark.hpp"
 
@@ -38,19 +39,6 @@ double median_ms(const std::function<void()>& run, int warmup, int iterations) {
   return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
 }
 
-std::string header() {
-  if (!cuda::device_available())
-    throw Error(
-        "no CUDA device is available; it times the GPU only (run it on a GPU machine: "
-        "scripts/device_bench.sh; transform_benchmark_cpu times the CPU backend)");
-  cudaDeviceProp prop{};
-  PERCEPTUAL_CUDA_CHECK(cudaGetDeviceProperties(&prop, cuda::current_device()));
-  int runtime = 0;
-  PERCEPTUAL_CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
-  return std::string(prop.name) + ", CUDA runtime " + std::to_string(runtime) + ", cuDNN " +
-         std::to_string(cudnnGetVersion());
-}
-
 void run(const std::string& precision, const bench::TransformBenchOptions& o) {
   if (precision == "fp32") return bench::bench_rows<float, Cuda>(precision, o, median_ms);
   if (!cuda::bf16_supported()) {
@@ -63,5 +51,12 @@ void run(const std::string& precision, const bench::TransformBenchOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return bench::transform_benchmark_main(argc, argv, "transform_benchmark", {"fp32", "bf16"}, header, run);
+  return bench::transform_benchmark_main(
+      argc, argv, "transform_benchmark", {"fp32", "bf16"},
+      [] {
+        return bench::cuda_device(
+            "it times the GPU only: run it on a GPU machine with scripts/device_bench.sh; transform_benchmark_cpu "
+            "times the CPU backend");
+      },
+      run);
 }

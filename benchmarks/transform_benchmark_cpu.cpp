@@ -1,12 +1,10 @@
 // transform_benchmark on the CPU backend (transform_benchmark.hpp; xtensor + OpenBLAS, float32):
 // Johnson's style transformation network and a training step, wall-clock medians after warm-up.
 // torch_transform_reference.py --device cpu times the same networks and step with PyTorch.
-#include <cblas.h>
-
 #include <string>
 
+#include "cpu_backend.hpp"
 #include "perceptual/backend/cpu/cpu.hpp"
-#include "style_common.hpp"
 #include "transform_benchmark.hpp"
 
 using namespace perceptual;
@@ -15,10 +13,8 @@ int main(int argc, char** argv) {
   const auto median_ms = [](const std::function<void()>& run, int warmup, int iterations) {
     return 1000 * bench::median_seconds(warmup, iterations, run);
   };
-  return bench::transform_benchmark_main(
-      argc, argv, "transform_benchmark_cpu", {"fp32"},
-      [] { return "cpu (OpenBLAS, " + std::to_string(openblas_get_num_threads()) + " threads)"; },
-      [&](const std::string& precision, const bench::TransformBenchOptions& o) {
-        bench::bench_rows<float, Cpu>(precision, o, median_ms);
-      });
+  return bench::transform_benchmark_main(argc, argv, "transform_benchmark_cpu", {"fp32"}, bench::cpu_description,
+                                         [&](const std::string& precision, const bench::TransformBenchOptions& o) {
+                                           bench::bench_rows<float, Cpu>(precision, o, median_ms);
+                                         });
 }
