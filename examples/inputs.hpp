@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -48,9 +49,9 @@ inline std::vector<InputImage> collect_images(const std::vector<std::string>& in
 }
 
 // Reads each input image (1x3xHxW in [0, 255]), applies `transform` to it and writes the result as
-// output_dir/<name><suffix>.<format> (output_dir created if needed), printing a line per image with
-// the time of `transform` alone, and the mean time. Returns the exit status: 1 when a named input
-// failed or no image was done.
+// output_dir/<name><suffix>.<format> (output_dir created if needed; never over an input, never twice
+// in one run), printing a line per image with the time of `transform` alone, and the mean time.
+// Returns the exit status: 1 when a named input failed or no image was done.
 template <class Transform>
 int transform_images(const char* program, const std::vector<std::string>& inputs,
                      const std::filesystem::path& output_dir, const std::string& suffix, const std::string& format,
@@ -62,9 +63,17 @@ int transform_images(const char* program, const std::vector<std::string>& inputs
     throw FileError("output folder " + output_dir.string() + " cannot be created");
   int failures = 0, done = 0;
   double total_seconds = 0;
+  std::set<std::filesystem::path> written;
   for (const auto& image : images) {
     const auto out = output_dir / (image.path.stem().string() + suffix + "." + format);
     try {
+      // An empty suffix (or a folder of results given back as input) must not replace an input, nor
+      // may two inputs with one stem (a.jpg, a.png) write one output.
+      if (std::filesystem::exists(out, ec) && std::filesystem::equivalent(out, image.path, ec))
+        throw FileError(out.string() +
+                        " is this input: writing it would replace it (use another --output-dir or --suffix)");
+      if (!written.insert(out).second)
+        throw FileError(out.string() + " was already written for another input of the same name in this run");
       const Tensor<float, Cpu> x = io::read_image<float>(image.path);
       const auto start = std::chrono::steady_clock::now();
       const Tensor<float, Cpu> y = transform(x);

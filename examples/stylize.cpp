@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <perceptual/io/io.hpp>
@@ -11,6 +12,7 @@
 #include <perceptual/nets/transform.hpp>
 #include <perceptual/perceptual.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "inputs.hpp"
@@ -22,9 +24,11 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Options {
-  std::string model, output_dir = ".", preset = "auto", suffix, format = "png";
+  std::string model, output_dir = ".", preset = "auto", format = "png";
+  std::string suffix;
+  bool suffix_given = false;  // "--suffix ''" asks for no suffix; without the option it is _<model name>
   std::vector<std::string> inputs;
-  bool preserve_colors = false;
+  bool preserve_colors = false, crop_to_input = false;
 };
 
 // Which network a file holds: our files say so in metadata ("architecture"); the converted
@@ -75,14 +79,35 @@ TensorF preserve_colors(const TensorF& stylized, const TensorF& content) {
   return rgb;
 }
 
+// Our networks: reflection-padded to a multiple of 4, cropped back to the input's size.
+template <class Net>
+TensorF stylize_johnson(Model<Net, Cpu, float>& net, const TensorF& image) {
+  return crop(net.forward(pad_to_multiple(image, nets::style_transform_multiple)), image.h(), image.w());
+}
+
+// lengstrom's evaluate.py: the network at the image's own size with TensorFlow's SAME arithmetic,
+// whose output is 4 * ceil(n / 4) (476 rows for 474), written whole and truncated to 8 bits
+// (np.clip(...).astype(np.uint8)). `crop_to_input` drops the extra rows and columns, which lie at the
+// bottom and the right (SAME pads after).
+TensorF stylize_engstrom(Model<nets::EngstromNet, Cpu, float>& net, const TensorF& image, bool crop_to_input) {
+  TensorF y = net.forward(image);
+  if (crop_to_input) y = crop(y, image.h(), image.w());
+  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::floor(y.data()[i]);
+  return y;
+}
+
 template <class Net, class Load>
 int run(const Options& o, const io::SafetensorsFile& file, Load load) {
   Model<Net, Cpu, float> net;
   load(net, file);
   net.eval();
-  const std::string suffix = o.suffix.empty() ? "_" + fs::path(o.model).stem().string() : o.suffix;
+  const std::string suffix = o.suffix_given ? o.suffix : "_" + fs::path(o.model).stem().string();
   return examples::transform_images("stylize", o.inputs, o.output_dir, suffix, o.format, [&](const TensorF& image) {
-    TensorF y = crop(net.forward(pad_to_multiple(image, nets::style_transform_multiple)), image.h(), image.w());
+    TensorF y;
+    if constexpr (std::is_same_v<Net, nets::EngstromNet>)
+      y = stylize_engstrom(net, image, o.crop_to_input || o.preserve_colors);
+    else
+      y = stylize_johnson(net, image);
     return o.preserve_colors ? preserve_colors(y, image) : y;
   });
 }
@@ -93,8 +118,11 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{
       "Fast style transfer (Johnson et al. 2016): runs a trained style network over each image in one forward "
-      "pass, at the image's own size (reflection-padded to a multiple of 4, then cropped back). Writes "
-      "OUTPUT_DIR/<name><suffix>.<format>."};
+      "pass, at the image's own size. Our networks (--preset johnson) see the image reflection-padded to a multiple "
+      "of 4 and give an image of its size. The lengstrom/fast-style-transfer networks (--preset engstrom) give what "
+      "that project's evaluate.py writes: the network's output at the image's own size with TensorFlow's SAME "
+      "arithmetic, 4 * ceil(n / 4) rows and columns (476 rows for 474), truncated to 8 bits; --crop-to-input "
+      "drops the extra bottom rows and right columns. Writes OUTPUT_DIR/<name><suffix>.<format>."};
   app.add_option("--model,-m", o.model, "style network weights (safetensors)")->required()->check(CLI::ExistingFile);
   app.add_option("inputs", o.inputs, "images (JPEG/PNG/BMP) and folders of images")->required();
   app.add_option("--output-dir,-o", o.output_dir, "folder for the results (created if needed)")->capture_default_str();
@@ -103,11 +131,17 @@ int main(int argc, char** argv) {
                  "from the file's metadata and tensor names")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "engstrom", "johnson"}));
-  app.add_option("--suffix", o.suffix, "added to each output's name (default: _<model name>)");
+  auto* suffix =
+      app.add_option("--suffix", o.suffix, "added to each output's name (default: _<model name>; \"\" for none)");
   app.add_option("--format", o.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
   app.add_flag("--preserve-colors", o.preserve_colors,
-               "keep the input's colours: the stylised luminance (Y) with the input's chroma (Cb, Cr)");
+               "keep the input's colours: the stylised luminance (Y) with the input's chroma (Cb, Cr); with "
+               "--preset engstrom, implies --crop-to-input");
+  app.add_flag("--crop-to-input", o.crop_to_input,
+               "--preset engstrom: crop the output to the input's size (drops the bottom rows and right columns that "
+               "TensorFlow's SAME arithmetic adds to sizes that are not multiples of 4)");
   CLI11_PARSE(app, argc, argv);
+  o.suffix_given = suffix->count() > 0;
 
   try {
     const io::SafetensorsFile file(o.model);

@@ -1,0 +1,150 @@
+// Runs the built examples/stylize program on hand-made networks and generated images.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "perceptual/backend/cpu/cpu.hpp"
+#include "perceptual/io/image.hpp"
+#include "support/engstrom_reference.hpp"
+#include "support/program.hpp"
+#include "support/random.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace perceptual;
+using TensorF = Tensor<float, Cpu>;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* const dir_variable = "PERCEPTUAL_EXAMPLES_DIR";
+
+testing::ProgramRun run(const std::string& args) {
+  return testing::run_program(testing::find_program(dir_variable, "stylize"), args);
+}
+
+bool available() {
+  return testing::program_available(testing::find_program(dir_variable, "stylize"), dir_variable);
+}
+
+std::string quoted(const fs::path& p) {
+  return std::string(1, '\'').append(p.string()).append(1, '\'');
+}
+
+// A random 8-bit RGB image of `s`, written to `path`; returns what reading the file gives.
+TensorF write_random_image(const fs::path& path, Size2 s, std::mt19937_64& rng) {
+  TensorF x = testing::random_tensor<float>({1, 3, s.h, s.w}, rng, 0, 255);
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = std::round(x.data()[i]);
+  io::write_image(x, path);
+  return io::read_image<float>(path);
+}
+
+// What lengstrom's evaluate.py writes for `x`: the TensorFlow network's output, truncated to 8 bits.
+testing::engstrom::Image original_program(const testing::engstrom::Weights& w, const TensorF& x) {
+  testing::engstrom::Image in(3, x.h(), x.w());
+  std::copy_n(x.data(), in.v.size(), in.v.begin());
+  auto y = testing::engstrom::reference_forward(w, in);
+  for (auto& e : y.v) e = std::floor(e);
+  return y;
+}
+
+struct Difference {
+  double worst = 0, mean = 0;
+};
+
+// Between the 8-bit output file and the top-left `got`-sized part of the reference.
+Difference difference(const TensorF& got, const testing::engstrom::Image& want) {
+  Difference d;
+  const std::size_t n = got.size();
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < got.h(); ++i)
+      for (int j = 0; j < got.w(); ++j) {
+        const double e =
+            std::abs(got.data()[(static_cast<std::size_t>(c) * got.h() + i) * got.w() + j] - want.at(c, i, j));
+        d.worst = std::max(d.worst, e);
+        d.mean += e / static_cast<double>(n);
+      }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("stylize --preset engstrom writes what the original program writes, at any image size") {
+  if (!available()) return;
+  const auto seed = testing::test_seed();
+  INFO("seed " << seed << " (replay with PERCEPTUAL_SEED=" << seed << ")");
+  std::mt19937_64 rng(seed);
+  testing::TempDir dir;
+  const auto w = testing::engstrom::random_weights(rng);
+  testing::engstrom::write_file(w, dir / "net.safetensors");
+
+  // A multiple of 4, then sizes that are not: TensorFlow's output is then 4 * ceil(n / 4).
+  for (const Size2 s : {Size2{12, 8}, Size2{13, 10}, Size2{9, 15}}) {
+    const Size2 tf{4 * ((s.h + 3) / 4), 4 * ((s.w + 3) / 4)};
+    INFO("input " << to_string(s) << ", TensorFlow's output " << to_string(tf));
+    const std::string name = "in" + std::to_string(s.h) + "x" + std::to_string(s.w);
+    const TensorF x = write_random_image(dir / (name + ".png"), s, rng);
+    const auto want = original_program(w, x);
+    REQUIRE(want.h == tf.h);
+    REQUIRE(want.w == tf.w);
+    const auto [lo, hi] = std::minmax_element(want.v.begin(), want.v.end());
+    REQUIRE(*hi - *lo > 10);  // the reference is not one saturated value
+
+    const auto whole = run("-m " + quoted(dir / "net.safetensors") + " " + quoted(dir / (name + ".png")) + " -o " +
+                           quoted(dir / "whole"));
+    INFO(whole.output);
+    REQUIRE(whole.status == 0);
+    const TensorF got = io::read_image<float>(dir / "whole" / (name + "_net.png"));
+    REQUIRE(got.shape() == Shape4{1, 3, tf.h, tf.w});
+    const Difference d = difference(got, want);
+    MESSAGE("input " << to_string(s) << ": largest difference " << d.worst << ", mean " << d.mean
+                     << " gray levels from the reference");
+    CHECK(d.worst <= 1);  // float against double, across a truncation boundary at most
+    CHECK(d.mean < 0.01);
+
+    const auto cropped = run("-m " + quoted(dir / "net.safetensors") + " --crop-to-input " +
+                             quoted(dir / (name + ".png")) + " -o " + quoted(dir / "cropped"));
+    INFO(cropped.output);
+    REQUIRE(cropped.status == 0);
+    const TensorF part = io::read_image<float>(dir / "cropped" / (name + "_net.png"));
+    REQUIRE(part.shape() == Shape4{1, 3, s.h, s.w});
+    CHECK(difference(part, want).worst <= 1);
+  }
+}
+
+TEST_CASE("stylize --suffix \"\" writes NAME.png and never replaces an input") {
+  if (!available()) return;
+  std::mt19937_64 rng(5);
+  testing::TempDir dir;
+  testing::engstrom::write_file(testing::engstrom::random_weights(rng), dir / "net.safetensors");
+  write_random_image(dir / "cat.png", {8, 8}, rng);
+  const std::string model = "-m " + quoted(dir / "net.safetensors") + " ";
+
+  const auto r = run(model + "--suffix '' " + quoted(dir / "cat.png") + " -o " + quoted(dir / "out"));
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(fs::exists(dir / "out" / "cat.png"));
+  CHECK_FALSE(fs::exists(dir / "out" / "cat_net.png"));
+
+  SUBCASE("the output would be the input") {
+    const auto before = fs::last_write_time(dir / "cat.png");
+    const auto same = run(model + "--suffix '' " + quoted(dir / "cat.png") + " -o " + quoted(dir.path));
+    INFO(same.output);
+    CHECK(same.status == 1);
+    CHECK(same.output.find("would replace it") != std::string::npos);
+    CHECK(fs::last_write_time(dir / "cat.png") == before);
+  }
+  SUBCASE("two inputs of one name") {
+    fs::create_directories(dir / "b");
+    write_random_image(dir / "b" / "cat.png", {8, 8}, rng);
+    const auto two =
+        run(model + quoted(dir / "cat.png") + " " + quoted(dir / "b" / "cat.png") + " -o " + quoted(dir / "two"));
+    INFO(two.output);
+    CHECK(two.status == 1);
+    CHECK(two.output.find("already written for another input") != std::string::npos);
+  }
+}
