@@ -44,6 +44,7 @@ inline void check_train_sr_options(const TrainSrOptions& o) {
         "--loss feature needs --weights VGG.safetensors (VGG-16 or VGG-19 with layers up to conv2_2; "
         "see scripts/convert_vgg.py), or use --loss pixel");
   if (o.sample_every > 0 && o.sample.empty()) throw ArgumentError("--sample-every needs --sample IMAGE");
+  check_batch_memory(o, "--crop-size", o.crop_size, o.factor);
 }
 
 template <int Factor, template <int> class Norm, class B>
@@ -87,16 +88,29 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
                                       .first_batch = trainer.iteration(),
                                       .crop = train::LoaderOptions::Crop::random,
                                       .lr_factor = Factor});
-  for (long it = loop.first(); it <= loop.last(); ++it) {
-    const train::Batch batch = loader.next();
-    // The type named: nvcc 13 drops the braces of {t.total, ...} below when t is `auto` here.
-    const train::SrTerms t = trainer.step(batch.inputs, batch.images);
-    loop.report(it, {t.total, t.pixel, t.feature, t.tv});
-    if (loop.checkpoint_due(it)) trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
-    if (loop.sample_due(it)) io::write_image(trainer.upscale(sample), loop.sample_path(it));
+  // A NaN or Inf, a full disk or a bad image stops the run; the error says which checkpoint is kept.
+  KeptCheckpoint kept{o.resume, start};
+  try {
+    for (long it = loop.first(); it <= loop.last(); ++it) {
+      const train::Batch batch = loader.next();
+      // The type named: nvcc 13 drops the braces of {t.total, ...} below when t is `auto` here.
+      const train::SrTerms t = trainer.step(batch.inputs, batch.images);
+      loop.report(it, {t.total, t.pixel, t.feature, t.tv});
+      if (loop.checkpoint_due(it)) {
+        trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
+        kept = {loop.checkpoint_path(), it};
+      }
+      if (loop.sample_due(it)) io::write_image(trainer.upscale(sample), loop.sample_path(it));
+    }
+    // Unless the last iteration's checkpoint is this one: each durable write costs a sync.
+    if (loop.final_checkpoint() && (kept.path != loop.checkpoint_path() || kept.iteration != trainer.iteration())) {
+      trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
+      kept = {loop.checkpoint_path(), trainer.iteration()};
+    }
+    trainer.save_model(o.output, run_meta);
+  } catch (const Error& e) {
+    return report_stopped(program, e, kept);
   }
-  if (loop.final_checkpoint()) trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
-  trainer.save_model(o.output, run_meta);
   loop.finish(trainer.iteration());
   return 0;
 }

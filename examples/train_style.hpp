@@ -73,15 +73,28 @@ int train_style_run(const TrainStyleOptions& o, const char* program, const std::
                                       .seed = o.seed,
                                       .threads = o.threads,
                                       .first_batch = trainer.iteration()});
-  for (long it = loop.first(); it <= loop.last(); ++it) {
-    // The type named: nvcc 13 drops the braces of {t.total, ...} below when t is `auto` here.
-    const train::StyleTerms t = trainer.step(loader.next().images);
-    loop.report(it, {t.total, t.content, t.style, t.tv});
-    if (loop.checkpoint_due(it)) trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
-    if (loop.sample_due(it)) io::write_image(trainer.stylize(sample), loop.sample_path(it));
+  // A NaN or Inf, a full disk or a bad image stops the run; the error says which checkpoint is kept.
+  KeptCheckpoint kept{o.resume, start};
+  try {
+    for (long it = loop.first(); it <= loop.last(); ++it) {
+      // The type named: nvcc 13 drops the braces of {t.total, ...} below when t is `auto` here.
+      const train::StyleTerms t = trainer.step(loader.next().images);
+      loop.report(it, {t.total, t.content, t.style, t.tv});
+      if (loop.checkpoint_due(it)) {
+        trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
+        kept = {loop.checkpoint_path(), it};
+      }
+      if (loop.sample_due(it)) io::write_image(trainer.stylize(sample), loop.sample_path(it));
+    }
+    // Unless the last iteration's checkpoint is this one: each durable write costs a sync.
+    if (loop.final_checkpoint() && (kept.path != loop.checkpoint_path() || kept.iteration != trainer.iteration())) {
+      trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
+      kept = {loop.checkpoint_path(), trainer.iteration()};
+    }
+    trainer.save_model(o.output, run_meta);
+  } catch (const Error& e) {
+    return report_stopped(program, e, kept);
   }
-  if (loop.final_checkpoint()) trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
-  trainer.save_model(o.output, run_meta);
   loop.finish(trainer.iteration());
   return 0;
 }
@@ -132,6 +145,7 @@ int train_style_main(int argc, char** argv, const ProgramBackend& backend) {
   const char* program = backend.program.c_str();
   try {
     if (o.sample_every > 0 && o.sample.empty()) throw ArgumentError("--sample-every needs --sample IMAGE");
+    check_batch_memory(o, "--image-size", o.image_size);
     const std::string device = backend.start();
     const int depth = nets::vgg_depth(io::SafetensorsFile(o.weights));
     return depth == 19 ? train_style_run<nets::AllReluVgg19, B>(o, program, device)

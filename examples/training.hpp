@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -15,7 +16,10 @@
 #include <utility>
 #include <vector>
 
+#include "inputs.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/train/checkpoint.hpp"
+#include "perceptual/train/data.hpp"
 #include "progress.hpp"
 
 namespace perceptual::examples {
@@ -38,7 +42,7 @@ struct TrainingFlags {
 };
 
 // --data, --batch-size, --iterations, --lr, --checkpoint-every, --checkpoint, --resume,
-// --sample-every, --sample, --log, --seed, --threads, --print-every; the program adds --output and
+// --sample-every, --sample, --log, --seed, --threads, --print-every, --max-pixels; the program adds --output and
 // its own. `sample_help` says what --sample is; `log_columns` the loss terms' columns of the log.
 inline void add_training_flags(CLI::App& app, TrainingFlags& f, const std::string& sample_help,
                                const std::string& log_columns) {
@@ -70,6 +74,20 @@ inline void add_training_flags(CLI::App& app, TrainingFlags& f, const std::strin
   app.add_option("--print-every", f.print_every, "progress line every N iterations (when not a terminal)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  add_max_pixels_option(app);
+}
+
+// Before any work: ArgumentError naming --batch-size and the crop size's option (`size_option`)
+// when the batches the loader holds at once cannot fit in this machine's memory.
+inline void check_batch_memory(const TrainingFlags& f, const char* size_option, int size, int lr_factor = 0) {
+  const train::LoaderOptions lo{
+      .image_size = size, .batch_size = f.batch_size, .threads = f.threads, .lr_factor = lr_factor};
+  if (const std::string excess = train::loader_memory_excess(lo); !excess.empty())
+    throw ArgumentError("--batch-size " + std::to_string(f.batch_size) + " with " + size_option + " " +
+                        std::to_string(size) + ": the " + std::to_string(train::batches_in_flight(lo)) +
+                        " batches of " + std::to_string(f.batch_size) + "x3x" + std::to_string(size) + "x" +
+                        std::to_string(size) + " floats the loader holds at once " + excess +
+                        "; lower --batch-size or " + size_option);
 }
 
 // The program's command line, for the model file's metadata.
@@ -189,5 +207,27 @@ class TrainingLoop {
   Progress progress_;
   std::ofstream log_;
 };
+
+// The last checkpoint a run can continue from: the last this run wrote, or the one it resumed
+// (an empty path: none).
+struct KeptCheckpoint {
+  std::string path;
+  long long iteration = 0;
+};
+
+// When training stops early on an error (a NaN or Inf, a full disk, an unreadable image): the
+// error, then which checkpoint is kept (checkpoints are written atomically, so it is whole and
+// loadable). Returns the exit status, 1.
+inline int report_stopped(const char* program, const std::exception& e, const KeptCheckpoint& kept) {
+  std::fprintf(stderr, "%s: error: %s\n", program, e.what());
+  if (kept.path.empty())
+    std::fprintf(stderr, "%s: no checkpoint was written (--checkpoint-every N writes one every N iterations)\n",
+                 program);
+  else
+    std::fprintf(stderr, "%s: the last checkpoint, %s (iteration %lld), is kept: --resume it to continue%s\n", program,
+                 kept.path.c_str(), kept.iteration,
+                 dynamic_cast<const train::NonFiniteError*>(&e) ? " (with a lower --lr or loss weight)" : "");
+  return 1;
+}
 
 }  // namespace perceptual::examples

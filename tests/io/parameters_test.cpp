@@ -4,7 +4,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -12,7 +15,9 @@
 #include "perceptual/core/model.hpp"
 #include "perceptual/layers/activation.hpp"
 #include "perceptual/layers/compose.hpp"
+#include "support/file_size_limit.hpp"
 #include "support/random.hpp"
+#include "support/spawn.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace perceptual;
@@ -73,6 +78,78 @@ TEST_CASE("parameters saved to a file load back exactly, state tensors included"
   const auto narrow = saved.weight.to_host();
   const auto widened = wide.weight.to_host();
   for (std::size_t i = 0; i < narrow.size(); ++i) CHECK(widened[i] == static_cast<double>(narrow[i]));
+}
+
+TEST_CASE("save_parameters on a full disk is a FileError naming the file and the reason; the old file still loads") {
+  TempDir dir;
+  std::mt19937_64 rng(5);
+  auto first = random_net<float>(rng), second = random_net<float>(rng);
+  const fs::path path = dir / "net.safetensors";
+  save_parameters(first, path);
+  const std::string before = testing::read_text(path);
+  std::string message;
+  {
+    const testing::FileSizeLimit full(256);  // the file is some 700 bytes
+    try {
+      save_parameters(second, path);
+    } catch (const FileError& e) {
+      message = e.what();
+    }
+  }
+  CHECK(message == "cannot write " + path.string() + ": write net.safetensors.partial: File too large");
+  CHECK(testing::read_text(path) == before);
+  CHECK_FALSE(fs::exists(dir / "net.safetensors.partial"));
+  TinyNet<float> loaded;
+  load_parameters(loaded, path);
+  CHECK(loaded.weight.to_host() == first.weight.to_host());
+}
+
+TEST_CASE("a weights file holding NaN or Inf is a FileError naming the file, the tensor and the first bad index") {
+  TempDir dir;
+  std::vector<float> w(4 * 3 * 3 * 3, 0.5f), b(4, 1.0f);
+  const std::vector<float> mean(4, 0.0f);
+  w[17] = std::numeric_limits<float>::quiet_NaN();
+  w[40] = -std::numeric_limits<float>::infinity();
+  b[2] = std::numeric_limits<float>::infinity();
+  const fs::path path = dir / "nan.safetensors";
+  SafetensorsWriter()
+      .add<float>("conv.weight", {4, 3, 3, 3}, w)
+      .add<float>("conv.bias", {4}, b)
+      .add<float>("norm.mean", {4}, mean)
+      .write(path);
+  TinyNet<float> net;
+  CHECK_THROWS_WITH_AS(load_parameters(net, path, {.context = "a style network"}),
+                       ("load_parameters: tensor \"conv.weight\" in " + path.string() +
+                        " holds nan at index 17 (of 108; 2 values are not finite) (a style network)")
+                           .c_str(),
+                       FileError);
+  // Nothing loads, not even the tensors before the bad one.
+  CHECK(net.weight.to_host() == std::vector<float>(w.size(), 0.0f));
+
+  w[17] = w[40] = 0.5f;
+  SafetensorsWriter()
+      .add<float>("conv.weight", {4, 3, 3, 3}, w)
+      .add<float>("conv.bias", {4}, b)
+      .add<float>("norm.mean", {4}, mean)
+      .write(path);
+  CHECK_THROWS_WITH_AS(load_parameters(net, path),
+                       ("load_parameters: tensor \"conv.bias\" in " + path.string() +
+                        " holds inf at index 2 (of 4; 1 value is not finite)")
+                           .c_str(),
+                       FileError);
+  CHECK(net.weight.to_host() == std::vector<float>(w.size(), 0.0f));  // loaded before the bias: untouched
+
+  // A finite F64 value beyond float's range is Inf once read.
+  b[2] = 1.0f;
+  SafetensorsWriter()
+      .add<float>("conv.weight", {4, 3, 3, 3}, w)
+      .add<double>("conv.bias", {4}, std::vector<double>{1, 2, 1e300, 4}, Dtype::f64)
+      .add<float>("norm.mean", {4}, mean)
+      .write(path);
+  CHECK_THROWS_WITH_AS(load_parameters(net, path), doctest::Contains("\"conv.bias\""), FileError);
+  TinyNet<double> wide;
+  load_parameters(wide, path);  // fits in double
+  CHECK(wide.bias.to_host()[2] == 1e300);
 }
 
 TEST_CASE("parameters saved as F16 load back within half precision") {

@@ -193,3 +193,32 @@ TEST_CASE("SrTrainer: missing weights, wrong shapes and other runs' checkpoints 
   CHECK_THROWS_WITH_AS(instance.load_checkpoint(f.dir / "x4.safetensors"),
                        doctest::Contains("has norm \"batch\", this run needs \"instance\""), FileError);
 }
+
+TEST_CASE("SrTrainer: a NaN or Inf loss term or gradient stops step, naming the iteration and the term") {
+  Fixture f;
+  const ImageDataset data({f.dir / "data"});
+  BatchLoader loader(data, f.loader(4));
+  const Batch batch = loader.next();
+  Trainer4 inf_loss(options(SrLoss::pixel, 1e300));  // Inf as a float: so is the TV term
+  // The weights and Adam's moments (batch norm's running statistics see the batch in forward).
+  const auto learned = [](Trainer4& t) {
+    std::vector<std::vector<float>> out;
+    for (const auto& p : t.model().parameters())
+      if (p.learnable()) out.push_back(p.value->to_host());
+    for (const auto& p : t.optimizer().state_tensors()) out.push_back(p.value->to_host());
+    return out;
+  };
+  const auto before = learned(inf_loss);
+  CHECK_THROWS_WITH_AS(inf_loss.step(batch.inputs, batch.images),
+                       doctest::Contains("SrTrainer: iteration 1: the tv loss is inf (pixel "), NonFiniteError);
+  CHECK(inf_loss.iteration() == 0);
+  CHECK(learned(inf_loss) == before);
+  // 1e36 fits in float, the TV gradient 2 * 1e36 * a difference does not (the loss, a double, does).
+  Trainer4 nan_gradient(options(SrLoss::feature, 1e36), f.dir / "vgg.safetensors");
+  CHECK_THROWS_WITH_AS(
+      nan_gradient.step(batch.inputs, batch.images),
+      doctest::Contains("SrTrainer: iteration 1: the gradient of conv1.weight holds nan at index 0 "
+                        "(of 15552; 15552 values are not finite), though the loss is finite (feature "),
+      NonFiniteError);
+  CHECK(nan_gradient.iteration() == 0);
+}

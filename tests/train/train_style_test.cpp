@@ -174,3 +174,24 @@ TEST_CASE("StyleTrainer: unknown layers, layers the weights lack and non-checkpo
   CHECK_THROWS_WITH_AS(trainer.load_checkpoint(f.dir / "vgg.safetensors"),
                        doctest::Contains("not a training checkpoint"), FileError);
 }
+
+TEST_CASE("StyleTrainer: a NaN or Inf loss term or gradient stops step, naming the iteration and the term") {
+  Fixture f;
+  std::mt19937_64 rng(1);
+  const TensorF batch = testing::random_tensor<float>({2, 3, 16, 16}, rng, 0, 255);
+  auto o = tiny_options();
+  o.style_weight = 1e308;  // the style term overflows double
+  Trainer inf_loss(o, f.dir / "vgg.safetensors", f.style);
+  Trainer fresh(o, f.dir / "vgg.safetensors", f.style);
+  CHECK_THROWS_WITH_AS(inf_loss.step(batch),
+                       doctest::Contains("StyleTrainer: iteration 1: the style loss is inf (content "), NonFiniteError);
+  check_same_state(inf_loss, fresh);  // not updated
+  o = tiny_options();
+  o.tv_weight = 1e36;  // fits in float; the TV gradient, 2 * 1e36 * a difference, does not
+  Trainer nan_gradient(o, f.dir / "vgg.safetensors", f.style);
+  CHECK_THROWS_WITH_AS(nan_gradient.step(batch),
+                       doctest::Contains("StyleTrainer: iteration 1: the gradient of conv1.weight holds nan at index 0 "
+                                         "(of 7776; 7776 values are not finite), though the loss is finite (content "),
+                       NonFiniteError);
+  CHECK(nan_gradient.iteration() == 0);
+}

@@ -1,12 +1,16 @@
 #pragma once
 // A model's parameters to and from safetensors files, matched by name ("conv1_1.weight"). Shapes
 // must agree up to size-1 dimensions at either end, which keep the data's order: a file's bias
-// of shape [64] loads into our 1x64x1x1, never into a tensor of another element count.
+// of shape [64] loads into our 1x64x1x1, never into a tensor of another element count. Loading
+// refuses NaN and Inf; saving is atomic and durable (io::write_file_atomically).
 #include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,6 +47,19 @@ inline std::vector<std::int64_t> dims_of(Shape4 s) {
   return {s.n, s.c, s.h, s.w};
 }
 
+// " holds nan at index 17 (of 864; 3 values are not finite)", or "" when every value is finite.
+template <class T>
+std::string non_finite_report(const std::vector<T>& values) {
+  const auto bad = [](T v) { return !std::isfinite(v); };
+  const auto first = std::find_if(values.begin(), values.end(), bad);
+  if (first == values.end()) return "";
+  const auto count = std::count_if(first, values.end(), bad);
+  const std::string value = std::isnan(*first) ? "nan" : *first > 0 ? "inf" : "-inf";
+  return " holds " + value + " at index " + std::to_string(first - values.begin()) + " (of " +
+         std::to_string(values.size()) + "; " + std::to_string(count) + (count == 1 ? " value is" : " values are") +
+         " not finite)";
+}
+
 }  // namespace detail
 
 // Whether a file tensor of `file_shape` can fill a parameter of `shape`.
@@ -51,9 +68,11 @@ inline bool shapes_compatible(const std::vector<std::int64_t>& file_shape, Shape
 }
 
 // Fills each parameter from the tensor of the same name (after options.prefix), converting the
-// file's dtype to T. Every name and shape is checked before any parameter changes. Throws
+// file's dtype to T. Every name, shape and value is checked before any parameter changes. Throws
 // FileError naming the tensor, the file and options.context for a missing tensor (unless
-// allow_missing), ShapeError naming the tensor, the file and both shapes for a shape mismatch.
+// allow_missing) or for a NaN or Inf (naming the first bad index: no weights, statistics or Adam
+// moments of a network that trains are ever non-finite, and one would poison every output),
+// ShapeError naming the tensor, the file and both shapes for a shape mismatch.
 template <class T, class B>
 LoadReport load_parameters(const Parameters<T, B>& params, const SafetensorsFile& file,
                            const LoadOptions& options = {}) {
@@ -87,11 +106,19 @@ LoadReport load_parameters(const Parameters<T, B>& params, const SafetensorsFile
     }
     throw FileError(message);
   }
+  std::vector<std::vector<T>> values;  // all read and checked before the first copy
   for (const auto& p : params) {
     const std::string name = options.prefix + p.name;
     if (!taken.contains(name)) continue;
-    const auto values = file.read<T>(name);
-    if (!values.empty()) p.value->buffer().copy_from_host(values.data());
+    values.push_back(file.read<T>(name));
+    if (const std::string bad = detail::non_finite_report(values.back()); !bad.empty())
+      throw FileError("load_parameters: tensor \"" + name + "\"" + in_file + bad + context);
+  }
+  auto next = values.begin();
+  for (const auto& p : params) {
+    if (!taken.contains(options.prefix + p.name)) continue;
+    if (!next->empty()) p.value->buffer().copy_from_host(next->data());
+    ++next;
     report.loaded.push_back(p.name);
   }
   for (const auto& name : file.names())
@@ -129,7 +156,9 @@ LoadReport load_safetensors(M& model, const std::filesystem::path& path, const L
 }
 
 // Writes every parameter (state tensors too) under its name, with its full 4-D shape (a bias is
-// 1xCx1x1; load_parameters and PyTorch-side code that squeezes read it either way).
+// 1xCx1x1; load_parameters and PyTorch-side code that squeezes read it either way). Atomic and
+// durable (io::write_file_atomically): a kill or a full disk leaves the previous file as it was,
+// and the error is a FileError naming the file and the system's reason.
 template <class T, class B>
 void save_parameters(const Parameters<T, B>& params, const std::filesystem::path& path,
                      const std::map<std::string, std::string>& metadata = {}, Dtype dtype = Dtype::f32) {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "perceptual/core/error.hpp"
+#include "perceptual/io/atomic_file.hpp"
 #include "perceptual/io/dtype.hpp"
 
 namespace perceptual::io {
@@ -207,7 +208,10 @@ inline void SafetensorsFile::parse_entry(const std::string& name, const nlohmann
     else
       numel *= *dim;
   }
-  if (overflow && !empty) fail(tensor + "shape " + shape_it->dump() + " has too many elements");
+  constexpr std::uint64_t max_u64 = std::numeric_limits<std::uint64_t>::max();
+  if (overflow && !empty)
+    fail(tensor + "shape " + shape_it->dump() + " has too many elements: their count passes " +
+         std::to_string(max_u64) + ", the 64-bit limit");
   numel = empty ? 0 : numel;
   e.numel = numel;
 
@@ -221,11 +225,14 @@ inline void SafetensorsFile::parse_entry(const std::string& name, const nlohmann
   if (e.end > data_bytes)
     fail(tensor + offsets + " run past the end of the data (" + std::to_string(data_bytes) +
          " bytes): truncated or corrupt");
+  // The shape's byte size must be the range's: so no tensor's size exceeds the file's.
   const std::size_t elem = dtype_size(e.dtype);
-  if (numel > std::numeric_limits<std::uint64_t>::max() / elem || numel * elem != e.end - e.begin)
-    fail(tensor + offsets + " hold " + std::to_string(e.end - e.begin) + " bytes, but " +
-         std::string(dtype_name(e.dtype)) + " " + shape_string(e.shape) + " needs " + std::to_string(numel) + " x " +
-         std::to_string(elem));
+  const std::string needs = std::string(dtype_name(e.dtype)) + " " + shape_string(e.shape) + " needs " +
+                            std::to_string(numel) + " x " + std::to_string(elem) + " bytes";
+  if (numel > max_u64 / elem) fail(tensor + needs + ", more than " + std::to_string(max_u64) + ", the 64-bit limit");
+  if (numel * elem != e.end - e.begin)
+    fail(tensor + offsets + " hold " + std::to_string(e.end - e.begin) + " bytes, but " + needs + " = " +
+         std::to_string(numel * elem));
   entries_.emplace(name, std::move(e));
 }
 
@@ -264,8 +271,9 @@ class SafetensorsWriter {
     metadata_[key] = std::move(value);
     return *this;
   }
-  // Writes to a temporary file beside `path`, then renames it, so a failed write leaves no
-  // partial file. The data is 8-byte aligned (the header is padded with spaces).
+  // Writes atomically and durably (io::write_file_atomically: a kill or a full disk leaves the
+  // previous file as it was; the error is a FileError naming the file and the system's reason).
+  // The data is 8-byte aligned (the header is padded with spaces).
   void write(const std::filesystem::path& path) const;
 
  private:
@@ -319,31 +327,12 @@ inline void SafetensorsWriter::write(const std::filesystem::path& path) const {
   }
   text.append((8 - text.size() % 8) % 8, ' ');
 
-  std::filesystem::path temporary = path;
-  temporary += ".partial";
   std::byte prefix[8];
   detail::store_le(static_cast<std::uint64_t>(text.size()), prefix);
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw FileError("write safetensors " + path.string() + ": cannot open " + temporary.string());
-    out.write(reinterpret_cast<const char*>(prefix), 8);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const auto& t : tensors_)
-      out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-    out.close();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw FileError("write safetensors " + path.string() + ": write failed (disk full?)");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw FileError("write safetensors " + path.string() + ": " + ec.message());
-  }
+  std::vector<std::span<const std::byte>> parts{std::span<const std::byte>(prefix),
+                                                std::as_bytes(std::span<const char>(text))};
+  for (const auto& t : tensors_) parts.emplace_back(t.bytes);
+  write_file_atomically(path, parts);
 }
 
 // Host values and their shape, for save_safetensors.

@@ -79,7 +79,9 @@ class SrTrainer {
   }
 
   // One Adam update from a batch: lr Nx3xHxW, hr Nx3x(f H)x(f W), both in [0, 255]; returns the
-  // loss terms before the update.
+  // loss terms before the update. NonFiniteError naming the iteration and the term (pixel or
+  // feature, tv, total) or the parameter whose gradient is NaN or Inf, before the update (batch
+  // norm's running statistics have seen the batch; a later save refuses them if they are not finite).
   template <class From>
   SrTerms step(const Tensor<float, From>& lr, const Tensor<float, From>& hr) {
     require_pair(lr.shape(), hr.shape());
@@ -88,7 +90,9 @@ class SrTrainer {
     net.zero_grad();
     const SrTerms terms = loss_and_grad(to_backend<B>(hr), net.forward(to_backend<B>(lr)));
     net.backward(dy_);
-    state_.update();
+    const bool pixel = options_.loss == SrLoss::pixel;
+    state_.update(
+        {{pixel ? "pixel" : "feature", pixel ? terms.pixel : terms.feature}, {"tv", terms.tv}, {"total", terms.total}});
     return terms;
   }
 

@@ -65,6 +65,8 @@ class StyleTrainer {
   }
 
   // One Adam update from a batch (Nx3xSxS in [0, 255]); returns the loss terms before the update.
+  // NonFiniteError naming the iteration and the term (content, style, tv, total) or the parameter
+  // whose gradient is NaN or Inf, before anything changes.
   template <class From>
   StyleTerms step(const Tensor<float, From>& batch) {
     const TensorF& x = to_backend<B>(batch);
@@ -74,7 +76,7 @@ class StyleTrainer {
     const TensorF y = net.forward(x);
     const StyleTerms terms = loss_and_grad(x, y);
     net.backward(dy_);
-    state_.update();
+    state_.update({{"content", terms.content}, {"style", terms.style}, {"tv", terms.tv}, {"total", terms.total}});
     return terms;
   }
 
@@ -108,7 +110,8 @@ class StyleTrainer {
   const StyleTrainerOptions& options() const { return options_; }
 
   // The network alone, as stylize reads it: its parameters under their own names, with metadata
-  // architecture=johnson-style plus the caller's.
+  // architecture=johnson-style plus the caller's. Atomic and durable; NonFiniteError instead of
+  // writing a NaN or Inf (TrainingState).
   void save_model(const std::filesystem::path& path, std::map<std::string, std::string> metadata = {}) {
     state_.save_model(path, std::move(metadata));
   }
