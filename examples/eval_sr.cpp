@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "inputs.hpp"
+
 using namespace perceptual;
 using TensorF = Tensor<float, Cpu>;
 namespace fs = std::filesystem;
@@ -194,6 +196,7 @@ int main(int argc, char** argv) {
   app.add_flag("--degrade", o.degrade, "make every LR input from its HR image (blur sigma 1.0, bicubic x1/factor)");
   app.add_option("--csv", o.csv, "also write the per-image figures and the mean as CSV");
   app.add_option("--save-dir", o.save_dir, "save each upscaled image as DIR/NAME_<method>_x<factor>.png");
+  examples::add_max_pixels_option(app);
   CLI11_PARSE(app, argc, argv);
   o.factor_given = factor->count() > 0;
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "inputs.hpp"
 #include "progress.hpp"
 
 using namespace perceptual;
@@ -153,6 +154,7 @@ int main(int argc, char** argv) {
   app.add_option("--print-every", o.print_every, "progress line every N iterations (when not a terminal)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  examples::add_max_pixels_option(app);
   CLI11_PARSE(app, argc, argv);
 
   try {

@@ -2,10 +2,15 @@
 // The image arguments of the inference programs (stylize, super_resolve): files, and folders whose
 // .jpg/.jpeg/.png/.bmp files (sorted, not recursive) are taken; and the loop that transforms each
 // and writes it. A named file that cannot be read is an error; a folder's unreadable files are skipped.
+// Also --max-pixels, the option of every program that reads images.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <string>
 #include <system_error>
@@ -17,6 +22,18 @@
 #include "perceptual/train/data.hpp"
 
 namespace perceptual::examples {
+
+// --max-pixels N, the option of every program that reads images: the largest image (width x height)
+// it decodes, checked from each file's header before decoding. Applied when parsed, as the
+// default of io::read_image (io::set_default_image_limits).
+inline CLI::Option* add_max_pixels_option(CLI::App& app) {
+  const std::string help =
+      "largest image to read, in pixels (width x height), checked from the file's header before decoding (default " +
+      std::to_string(io::ImageLimits::default_max_pixels) + " = 16384x16384)";
+  const auto apply = [](std::int64_t n) { io::set_default_image_limits({.max_pixels = n}); };
+  const auto positive = CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()).description("POSITIVE");
+  return app.add_option_function<std::int64_t>("--max-pixels", apply, help)->check(positive);
+}
 
 struct InputImage {
   std::filesystem::path path;

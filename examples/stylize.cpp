@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   app.add_flag("--crop-to-input", o.crop_to_input,
                "--preset engstrom: crop the output to the input's size (drops the bottom rows and right columns that "
                "TensorFlow's SAME arithmetic adds to sizes that are not multiples of 4)");
+  examples::add_max_pixels_option(app);  // applied when parsed (io::set_default_image_limits)
   CLI11_PARSE(app, argc, argv);
   o.suffix_given = suffix->count() > 0;
 

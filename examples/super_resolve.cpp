@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   app.add_flag("--histogram-match", o.histogram_match,
                "match each output channel's histogram to that of the bicubic upscaling of the input (the paper's "
                "post-processing)");
+  examples::add_max_pixels_option(app);
   CLI11_PARSE(app, argc, argv);
 
   try {

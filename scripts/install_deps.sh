@@ -2,14 +2,17 @@
 # Installs the Debian packages the project builds with, when run as root; otherwise names the
 # missing ones in one message. --with-python adds PyTorch (CPU), used only to test
 # scripts/convert_vgg.py and as the CPU reference in benchmarks; the library never needs it.
+# --with-fuzz adds clang 19 and its libFuzzer runtime, for scripts/fuzz.sh only (clang 14, Debian's
+# default, cannot compile the library's floating-point template arguments).
 set -euo pipefail
 
 packages=(cmake g++ make libxtensor-dev doctest-dev libstb-dev libopenblas-dev nlohmann-json3-dev libcli11-dev)
 for arg in "$@"; do
   case "$arg" in
     --with-python) packages+=(python3 python3-numpy python3-torch python3-torchvision) ;;
+    --with-fuzz) packages+=(clang-19 libclang-rt-19-dev libfuzzer-19-dev) ;;
     -h | --help)
-      echo "usage: scripts/install_deps.sh [--with-python]"
+      echo "usage: scripts/install_deps.sh [--with-python] [--with-fuzz]"
       echo "Installs (as root) or lists the missing Debian packages: ${packages[*]}"
       exit 0 ;;
     *) echo "install_deps.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;

@@ -196,13 +196,21 @@ TEST_CASE("each malformed file gives a FileError naming the path and the problem
   write_raw(dir / "dtype.safetensors", R"({"w":{"dtype":"F17","shape":[2],"data_offsets":[0,8]}})", 8);
   check_file_error(dir / "dtype.safetensors", "unknown dtype \"F17\"");
   write_raw(dir / "shape.safetensors", R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8);
-  check_file_error(dir / "shape.safetensors", "needs 3 x 4");
+  check_file_error(dir / "shape.safetensors",
+                   "tensor \"w\": data_offsets [0, 8] hold 8 bytes, but F32 3 needs 3 x 4 bytes = 12");
   write_raw(dir / "negative.safetensors", R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8);
   check_file_error(dir / "negative.safetensors", "non-negative");
   write_raw(dir / "float.safetensors", R"({"w":{"dtype":"F32","shape":[2.0],"data_offsets":[0,8]}})", 8);
   check_file_error(dir / "float.safetensors", "non-negative integer");
   write_raw(dir / "range.safetensors", valid, 4);
-  check_file_error(dir / "range.safetensors", "run past the end of the data");
+  check_file_error(dir / "range.safetensors",
+                   "tensor \"w\": data_offsets [0, 8] run past the end of the data (4 bytes)");
+  write_raw(dir / "far.safetensors",
+            R"({"w":{"dtype":"U8","shape":[9223372036854775807],)"
+            R"("data_offsets":[0,9223372036854775807]}})",
+            8);
+  check_file_error(dir / "far.safetensors",
+                   "tensor \"w\": data_offsets [0, 9223372036854775807] run past the end of the data (8 bytes)");
   write_raw(dir / "reversed.safetensors", R"({"w":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", 8);
   check_file_error(dir / "reversed.safetensors", "end before they begin");
   write_raw(dir / "overlap.safetensors",
@@ -212,9 +220,16 @@ TEST_CASE("each malformed file gives a FileError naming the path and the problem
   check_file_error(dir / "overlap.safetensors", "overlap");
   write_raw(dir / "overflow.safetensors",
             R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0);
-  check_file_error(dir / "overflow.safetensors", "too many elements");
+  check_file_error(dir / "overflow.safetensors",
+                   "tensor \"w\": shape [4294967296,4294967296] has too many elements: their count passes "
+                   "18446744073709551615, the 64-bit limit");
   write_raw(dir / "big.safetensors", R"({"w":{"dtype":"F32","shape":[9223372036854775808],"data_offsets":[0,0]}})", 0);
   check_file_error(dir / "big.safetensors", "non-negative integer");
+  write_raw(dir / "bytes.safetensors", R"({"w":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,0]}})",
+            0);
+  check_file_error(dir / "bytes.safetensors",
+                   "tensor \"w\": F64 4611686018427387904 needs 4611686018427387904 x 8 bytes, more than "
+                   "18446744073709551615, the 64-bit limit");
   write_raw(dir / "meta.safetensors", R"({"__metadata__":{"a":1}})", 0);
   check_file_error(dir / "meta.safetensors", "__metadata__ value for \"a\"");
   write_raw(dir / "bf8.safetensors", R"({"w":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", 2);

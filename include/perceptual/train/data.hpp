@@ -6,6 +6,7 @@
 // a fresh shuffle per epoch seeded by (seed, epoch), and a random crop's place is drawn from
 // (seed, position): its content depends only on (seed, k), never on thread timing, so a run
 // resumed at batch k sees what an uninterrupted run would have.
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -142,6 +144,40 @@ struct LoaderOptions {
   double lr_blur_sigma = 1.0;
 };
 
+// This machine's physical memory in bytes (sysconf), or 0 when it cannot be told.
+inline double physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0.0;
+}
+
+// How many batches a BatchLoader holds at once: the one its caller holds and, with threads, up to
+// `prefetch` more decoded or being decoded.
+inline int batches_in_flight(const LoaderOptions& o) {
+  return 1 + (o.threads > 0 ? o.prefetch : 0);
+}
+
+// The bytes of those batches (N x 3 x S x S floats each, plus N x 3 x S/f x S/f inputs with
+// lr_factor f): a lower bound on a training run's memory. A double, as it may pass 2^64.
+inline double loader_memory_bytes(const LoaderOptions& o) {
+  const double side = o.image_size, lr_side = o.lr_factor > 0 ? side / o.lr_factor : 0.0;
+  const double batch = 3.0 * o.batch_size * (side * side + lr_side * lr_side) * sizeof(float);
+  return batches_in_flight(o) * batch;
+}
+
+// "need 960.0 GiB, more than the 23.4 GiB of this machine's physical memory" when the batches a
+// loader with these options holds at once cannot fit in memory, else "": for the error messages
+// of BatchLoader and of programs, which name their options.
+inline std::string loader_memory_excess(const LoaderOptions& o) {
+  const double need = loader_memory_bytes(o), have = physical_memory_bytes();
+  if (have <= 0 || need <= have) return "";
+  const auto gib = [](double bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+    return std::string(buf);
+  };
+  return "need " + gib(need) + ", more than the " + gib(have) + " of this machine's physical memory";
+}
+
 struct Batch {
   std::int64_t index = 0;                    // k
   Tensor<float, Cpu> images;                 // N x 3 x S x S, values in [0, 255]
@@ -167,6 +203,16 @@ class BatchLoader {
     if (options_.lr_factor < 0 || (options_.lr_factor > 0 && options_.image_size % options_.lr_factor != 0))
       throw ArgumentError("BatchLoader: image size " + std::to_string(options_.image_size) +
                           " is not a multiple of the low-resolution factor " + std::to_string(options_.lr_factor));
+    // Stream positions k * N + j (and the skips past unreadable files) must fit in 64 bits.
+    const std::int64_t last_first = std::numeric_limits<std::int64_t>::max() / 4 / options_.batch_size;
+    if (options_.first_batch > last_first)
+      throw ArgumentError("BatchLoader: first batch " + std::to_string(options_.first_batch) + " at batch size " +
+                          std::to_string(options_.batch_size) + " is past the last one the 64-bit stream positions " +
+                          "allow, " + std::to_string(last_first) + " (a corrupt checkpoint's iteration?)");
+    if (const std::string excess = loader_memory_excess(options_); !excess.empty())
+      throw ArgumentError("BatchLoader: the " + std::to_string(batches_in_flight(options_)) + " batches of " +
+                          std::to_string(options_.batch_size) + "x3x" + std::to_string(options_.image_size) + "x" +
+                          std::to_string(options_.image_size) + " floats it holds at once " + excess);
     next_ = claim_ = options_.first_batch;
     for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { work(); });
   }
