@@ -175,6 +175,16 @@ TEST_CASE("BatchLoader rejects invalid options") {
   CHECK_THROWS_AS(BatchLoader(data, {.threads = -1}), ArgumentError);
 }
 
+TEST_CASE("BatchLoader refuses, before allocating, batches that cannot fit in memory and a first batch past 2^63") {
+  testing::TempDir dir;
+  write_constant_images(dir / "d", 1, 4);
+  const ImageDataset data({dir / "d"});
+  CHECK_THROWS_WITH_AS(BatchLoader(data, {.image_size = 4096, .batch_size = 1024}),
+                       doctest::Contains("of this machine's physical memory"), ArgumentError);
+  CHECK_THROWS_WITH_AS(BatchLoader(data, {.image_size = 4, .batch_size = 2, .first_batch = 1LL << 62}),
+                       doctest::Contains("past the last one"), ArgumentError);
+}
+
 TEST_CASE("load_random_crop cuts an SxS window at the image's own resolution, scaling up only small images") {
   testing::TempDir dir;
   io::write_image(pattern(20, 30), dir / "big.png");
