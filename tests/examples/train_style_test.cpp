@@ -23,7 +23,7 @@
 #include "support/random.hpp"
 #include "support/spawn.hpp"
 #include "support/temp_dir.hpp"
-#include "support/tiny_vgg.hpp"
+#include "support/tiny_training_data.hpp"
 
 using namespace perceptual;
 namespace fs = std::filesystem;
@@ -36,18 +36,7 @@ fs::path program() {
   return testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "train_style");
 }
 
-struct Fixture {
-  testing::TempDir dir;
-  Fixture() {
-    testing::write_tiny_vgg(dir / "vgg.safetensors");
-    fs::create_directories(dir / "data");
-    std::mt19937_64 rng(3);
-    for (int i = 0; i < 4; ++i)
-      io::write_image(testing::random_tensor<float>({1, 3, 20 + i, 24}, rng, 0, 255),
-                      dir / "data" / ("img" + std::to_string(i) + ".png"));
-    io::write_image(testing::random_tensor<float>({1, 3, 16, 16}, rng, 0, 255), dir / "style.png");
-  }
-
+struct Fixture : testing::TinyTrainingData {
   // A run of 2 iterations with a checkpoint after each, writing into `folder`: 16 px crops of
   // batch 1 take some 20 ms an iteration, so most of the run is the 20 MB checkpoint writes.
   std::vector<std::string> args(const fs::path& folder) const {

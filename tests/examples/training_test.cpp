@@ -19,7 +19,7 @@
 #include "support/random.hpp"
 #include "support/spawn.hpp"
 #include "support/temp_dir.hpp"
-#include "support/tiny_vgg.hpp"
+#include "support/tiny_training_data.hpp"
 
 using namespace perceptual;
 namespace fs = std::filesystem;
@@ -36,17 +36,7 @@ bool available() {
          testing::program_available(program("train_sr"), "PERCEPTUAL_EXAMPLES_DIR");
 }
 
-struct Fixture {
-  testing::TempDir dir;
-  Fixture() {
-    testing::write_tiny_vgg(dir / "vgg.safetensors");
-    fs::create_directories(dir / "data");
-    std::mt19937_64 rng(3);
-    for (int i = 0; i < 4; ++i)
-      io::write_image(testing::random_tensor<float>({1, 3, 20 + i, 24}, rng, 0, 255),
-                      dir / "data" / ("img" + std::to_string(i) + ".png"));
-    io::write_image(testing::random_tensor<float>({1, 3, 16, 16}, rng, 0, 255), dir / "style.png");
-  }
+struct Fixture : testing::TinyTrainingData {
   fs::path out() const { return dir / "out.safetensors"; }
   fs::path ckpt() const { return dir / "out.ckpt.safetensors"; }
 
