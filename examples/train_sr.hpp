@@ -101,6 +101,7 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
         kept = {loop.checkpoint_path(), it};
       }
       if (loop.sample_due(it)) io::write_image(trainer.upscale(sample), loop.sample_path(it));
+      if (loop.out_of_time()) break;
     }
     // Unless the last iteration's checkpoint is this one: each durable write costs a sync.
     if (loop.final_checkpoint() && (kept.path != loop.checkpoint_path() || kept.iteration != trainer.iteration())) {

@@ -36,14 +36,14 @@ struct ProgramBackend {
 struct TrainingFlags {
   std::string output, checkpoint, resume, sample, log, command_line;
   std::vector<std::string> data;
-  double lr = 1e-3;
+  double lr = 1e-3, time_limit = 0;
   int batch_size = 4, iterations = 40000, checkpoint_every = 0, sample_every = 0, print_every = 10, threads = 2;
   unsigned long seed = 0;
 };
 
 // --data, --batch-size, --iterations, --lr, --checkpoint-every, --checkpoint, --resume,
-// --sample-every, --sample, --log, --seed, --threads, --print-every, --max-pixels; the program adds --output and
-// its own. `sample_help` says what --sample is; `log_columns` the loss terms' columns of the log.
+// --sample-every, --sample, --log, --seed, --threads, --print-every, --time-limit, --max-pixels; the program adds
+// --output and its own. `sample_help` says what --sample is; `log_columns` the loss terms' columns of the log.
 inline void add_training_flags(CLI::App& app, TrainingFlags& f, const std::string& sample_help,
                                const std::string& log_columns) {
   app.add_option("--data", f.data, "training image folder(s), searched recursively")
@@ -74,6 +74,11 @@ inline void add_training_flags(CLI::App& app, TrainingFlags& f, const std::strin
   app.add_option("--print-every", f.print_every, "progress line every N iterations (when not a terminal)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--time-limit", f.time_limit,
+                 "stop after the iteration that reaches this many seconds of this run, writing the model (and the "
+                 "checkpoint) as at the end; 0: no limit")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   add_max_pixels_option(app);
 }
 
@@ -176,6 +181,8 @@ class TrainingLoop {
     progress_.update(it - start_, buf + detail + ")");
   }
 
+  // Whether --time-limit has passed: the loop stops after this iteration, as if it were the last.
+  bool out_of_time() const { return flags_.time_limit > 0 && progress_.seconds() >= flags_.time_limit; }
   bool checkpoint_due(long it) const { return flags_.checkpoint_every > 0 && it % flags_.checkpoint_every == 0; }
   bool sample_due(long it) const { return flags_.sample_every > 0 && it % flags_.sample_every == 0; }
   // Whether the run ends with a checkpoint (--checkpoint-every or --checkpoint given).
@@ -195,8 +202,8 @@ class TrainingLoop {
   // Closes the log and says what was written.
   void finish(long long iteration) {
     if (log_) log_.flush();
-    std::fprintf(stderr, "%s: wrote %s after %lld iterations (%.1f s this run)\n", program_, flags_.output.c_str(),
-                 iteration, progress_.seconds());
+    std::fprintf(stderr, "%s: wrote %s after %lld iterations (%.1f s this run%s)\n", program_, flags_.output.c_str(),
+                 iteration, progress_.seconds(), iteration < flags_.iterations ? ", stopped by --time-limit" : "");
   }
 
  private:

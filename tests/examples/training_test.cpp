@@ -2,9 +2,11 @@
 // cannot go on: a NaN or Inf in a loss term, a gradient or the state to be saved, a weights file or
 // checkpoint holding one, a full disk. Each stops with a message naming the iteration and the term,
 // parameter or file, writes nothing from the bad state, and says which checkpoint is kept, which
-// stays whole and loadable.
+// stays whole and loadable. And when it should not go on: --time-limit ends a run as its last
+// iteration would.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -197,4 +199,27 @@ TEST_CASE("train_sr: an infinite loss, a NaN gradient and a checkpoint holding a
   CHECK(has(text, "train_sr: error: load_parameters: tensor \"conv1.norm.running_mean\" in " +
                       (f.dir / "bad.ckpt.safetensors").string() +
                       " holds nan at index 3 (of 64; 1 value is not finite) (the checkpoint's network)"));
+}
+
+TEST_CASE("--time-limit ends both programs after the iteration that reaches it, as if it were the last") {
+  if (!available()) return;
+  Fixture f;
+  std::string text;
+  // A limit of a nanosecond is reached by the end of the first iteration, whatever the machine.
+  REQUIRE(f.run("train_style",
+                f.style("-n 50 --checkpoint-every 10 --time-limit 1e-9 --log " + (f.dir / "log.csv").string()),
+                text) == 0);
+  INFO(text);
+  CHECK(has(text, "after 1 iterations ("));
+  CHECK(has(text, ", stopped by --time-limit)"));
+  CHECK(fs::exists(f.out()));
+  CHECK(io::SafetensorsFile(f.ckpt()).metadata().at("iteration") == "1");
+  std::string log_text = testing::read_text(f.dir / "log.csv");
+  CHECK(std::count(log_text.begin(), log_text.end(), '\n') == 2);  // the header and iteration 1
+  // The checkpoint continues the run; without the limit it reaches -n.
+  REQUIRE(f.run("train_style", f.style("-n 3") + resume(f.ckpt()), text) == 0);
+  CHECK(has(text, "after 3 iterations ("));
+  CHECK_FALSE(has(text, "--time-limit"));
+  REQUIRE(f.run("train_sr", f.sr("-n 50 --time-limit 1e-9"), text) == 0);
+  CHECK(has(text, "train_sr: wrote " + f.out().string() + " after 1 iterations ("));
 }
