@@ -48,6 +48,15 @@ TEST_CASE("add and channel_affine match the CPU backend") {
   CHECK(relative_error(cpu::channel_affine(in.a, scale, shift), cuda::channel_affine(ca, scale, shift)) <
         parity_tolerance);
   CHECK_THROWS_AS(cuda::channel_affine(ca, std::vector<float>{1.0f}, std::vector<float>{0.0f}), ShapeError);
+  // Past the channels whose coefficients travel with the launch, they are copied to the device.
+  const auto wide = testing::random_tensor<float>({2, cuda::detail::affine_by_value + 1, 3, 5}, rng, -1, 1);
+  std::vector<float> many_scales(static_cast<std::size_t>(wide.c())), many_shifts(many_scales.size());
+  for (std::size_t c = 0; c < many_scales.size(); ++c) {
+    many_scales[c] = 0.5f + 0.01f * static_cast<float>(c);
+    many_shifts[c] = -0.25f * static_cast<float>(c);
+  }
+  CHECK(relative_error(cpu::channel_affine(wide, many_scales, many_shifts),
+                       cuda::channel_affine(to_cuda(wide), many_scales, many_shifts)) < parity_tolerance);
 }
 
 TEST_CASE("sum and dot match the CPU backend, accumulated in double") {

@@ -3,9 +3,9 @@
 // padding, with backend/cpu/conv.hpp's signatures and meaning: padding is (top, left) plus the
 // output size, reads outside the input are zero. cuDNN pads both sides alike, so a geometry it
 // cannot express (TensorFlow's SAME, an output cropped short) runs on a zero-padded copy of the
-// input instead. Algorithms are found once per shape (cudnnFind*) and cached with their
-// workspace (plan_cache.hpp). Reflection padding is in pad.hpp. Contains kernels: include from .cu files compiled by
-// nvcc.
+// input instead. Algorithms are chosen once per shape, math and search (deterministic ones only,
+// so backward passes repeat bit for bit) and cached with their workspace (plan_cache.hpp).
+// Reflection padding is in pad.hpp. Contains kernels: include from .cu files compiled by nvcc.
 #if !defined(__CUDACC__)
 #error "perceptual/backend/cuda/conv.hpp has CUDA kernels: include it from a .cu file compiled by nvcc"
 #endif
@@ -89,17 +89,8 @@ Tensor<T, Cuda> conv2d_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& 
   const Tensor<T, Cuda>& input = r.direct ? x : padded;
 
   Tensor<T, Cuda> y({x.n(), w.n(), out_h, out_w});
-  const detail::ConvKey key{detail::ConvPass::forward,
-                            detail::cudnn_type<T>(),
-                            x.n(),
-                            x.c(),
-                            r.in_h,
-                            r.in_w,
-                            w.n(),
-                            k,
-                            stride,
-                            r.pad_h,
-                            r.pad_w};
+  const auto key =
+      detail::conv_key<T>(detail::ConvPass::forward, x.n(), x.c(), r.in_h, r.in_w, w.n(), k, stride, r.pad_h, r.pad_w);
   detail::conv_plan(key).run_forward(input.data(), w.data(), y.data());
   return y;
 }
@@ -119,17 +110,8 @@ Tensor<T, Cuda> conv2d_backward_data(const Tensor<T, Cuda>& dy, const Tensor<T, 
   const auto r = detail::route(stride, pad_top, pad_left, k, in_h, in_w, dy.h(), dy.w());
 
   Tensor<T, Cuda> dx({dy.n(), w.c(), r.in_h, r.in_w});
-  const detail::ConvKey key{detail::ConvPass::backward_data,
-                            detail::cudnn_type<T>(),
-                            dy.n(),
-                            w.c(),
-                            r.in_h,
-                            r.in_w,
-                            w.n(),
-                            k,
-                            stride,
-                            r.pad_h,
-                            r.pad_w};
+  const auto key = detail::conv_key<T>(detail::ConvPass::backward_data, dy.n(), w.c(), r.in_h, r.in_w, w.n(), k, stride,
+                                       r.pad_h, r.pad_w);
   detail::conv_plan(key).run_backward_data(dy.data(), w.data(), dx.data());
   // The adjoint of the zero-padding window is the window back: crop, and zeros where the
   // forward pass never read.
@@ -152,17 +134,8 @@ Tensor<T, Cuda> conv2d_backward_filter(const Tensor<T, Cuda>& x, const Tensor<T,
   const Tensor<T, Cuda>& input = r.direct ? x : padded;
 
   Tensor<T, Cuda> dw({dy.c(), x.c(), k, k});
-  const detail::ConvKey key{detail::ConvPass::backward_filter,
-                            detail::cudnn_type<T>(),
-                            x.n(),
-                            x.c(),
-                            r.in_h,
-                            r.in_w,
-                            dy.c(),
-                            k,
-                            stride,
-                            r.pad_h,
-                            r.pad_w};
+  const auto key = detail::conv_key<T>(detail::ConvPass::backward_filter, x.n(), x.c(), r.in_h, r.in_w, dy.c(), k,
+                                       stride, r.pad_h, r.pad_w);
   detail::conv_plan(key).run_backward_filter(input.data(), dy.data(), dw.data());
   return dw;
 }

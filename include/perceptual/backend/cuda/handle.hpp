@@ -1,10 +1,14 @@
 #pragma once
 // Per-device state of the CUDA backend: one stream that every operation runs on, and the cuDNN
-// and cuBLAS handles bound to it, created the first time they are needed. The handles are
-// move-only RAII types whose destructors never throw. Parses with a host compiler too.
+// and cuBLAS handles bound to it, created the first time they are needed; and the process-wide
+// TF32 switch. The handles are move-only RAII types whose destructors never throw. Parses with a
+// host compiler too.
+#include <atomic>
 #include <cstddef>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -35,6 +39,36 @@ class UniqueHandle {
  private:
   Handle h_{};
 };
+
+namespace detail {
+inline std::atomic<bool>& tf32_flag() {
+  static std::atomic<bool> on{false};
+  return on;
+}
+}  // namespace detail
+
+// TF32: float32 convolutions and GEMMs on tensor cores, their inputs rounded to 10 bits of
+// mantissa (about 1e-3 relative), several times faster on Ampere and newer. Off by default, so
+// float results match the CPU backend's to float32 rounding (the parity tests rely on it).
+// Process-wide; takes effect on the next operation: convolution plans are cached per math
+// (plan_cache.hpp) and cuBLAS's math mode is set on every use of its handle. Affects float only:
+// double is always exact, bf16 always uses tensor cores.
+inline void set_tf32(bool on) noexcept {
+  detail::tf32_flag().store(on);
+}
+inline bool tf32_enabled() noexcept {
+  return detail::tf32_flag().load();
+}
+
+// The programs' choice (training, benchmarks): TF32 on, as PyTorch has it for convolutions, unless
+// NVIDIA_TF32_OVERRIDE=0, NVIDIA's own switch that cuBLAS and cuDNN obey too, asks for exact
+// float32. Returns whether it is on.
+inline bool set_tf32_unless_overridden() {
+  const char* v = std::getenv("NVIDIA_TF32_OVERRIDE");
+  const bool on = v == nullptr || std::string_view(v) != "0";
+  set_tf32(on);
+  return on;
+}
 
 using Stream = UniqueHandle<cudaStream_t, cudaStreamDestroy>;
 using CudnnHandle = UniqueHandle<cudnnHandle_t, cudnnDestroy>;
@@ -77,10 +111,13 @@ class Context {
       PERCEPTUAL_CUBLAS_CHECK(cublasCreate(&h));
       CublasHandle owned(h);
       PERCEPTUAL_CUBLAS_CHECK(cublasSetStream(h, stream()));
-      // Exact float32 arithmetic: no TF32 tensor cores, so results match the CPU backend.
-      PERCEPTUAL_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
       cublas_ = std::move(owned);
     });
+    // The math mode follows set_tf32 at every use (it only sets a field of the handle): default
+    // math is exact float32, so results match the CPU backend; bf16 GEMMs use tensor cores in
+    // either mode (their compute type says so).
+    PERCEPTUAL_CUBLAS_CHECK(
+        cublasSetMathMode(cublas_.get(), tf32_enabled() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     return cublas_.get();
   }
 
@@ -110,7 +147,9 @@ inline Context& context(int device) {
 
 // The context of the current device; throws CudaError when there is no usable device.
 inline Context& context() {
-  if (!device_available()) throw CudaError("perceptual::Cuda: no CUDA device is available");
+  // Asked once: every operation comes through here, and cudaGetDeviceCount is a driver call.
+  static const bool available = device_available();
+  if (!available) throw CudaError("perceptual::Cuda: no CUDA device is available");
   return context(current_device());
 }
 

@@ -48,13 +48,26 @@ __global__ void add_kernel(T* out, const T* a, const T* b, std::size_t n) {
     out[i] = static_cast<T>(static_cast<C>(a[i]) + static_cast<C>(b[i]));
 }
 
-template <class T>
-__global__ void channel_affine_kernel(T* y, const T* x, const compute_t<T>* scale, const compute_t<T>* shift,
-                                      std::size_t n, int channels, std::size_t plane) {
+// channel_affine's coefficients: up to affine_by_value channels (VGG's 3) in the kernel's argument,
+// which travels with the launch, so the call neither copies to the device nor waits for the host;
+// more, in device memory.
+inline constexpr int affine_by_value = 64;
+template <class C>
+struct AffineByValue {
+  C scale[affine_by_value], shift[affine_by_value];
+};
+template <class C>
+struct AffineOnDevice {
+  const C *scale, *shift;
+};
+
+template <class T, class Coefficients>
+__global__ void channel_affine_kernel(T* y, const T* x, Coefficients k, std::size_t n, int channels,
+                                      std::size_t plane) {
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     const int c = static_cast<int>((i / plane) % channels);
-    y[i] = static_cast<T>(static_cast<compute_t<T>>(x[i]) * scale[c] + shift[c]);
+    y[i] = static_cast<T>(static_cast<compute_t<T>>(x[i]) * k.scale[c] + k.shift[c]);
   }
 }
 
@@ -143,12 +156,22 @@ Tensor<T, Cuda> channel_affine(const Tensor<T, Cuda>& x, const std::vector<T>& s
   Tensor<T, Cuda> y(x.shape());
   if (y.empty()) return y;
   using C = detail::compute_t<T>;
+  const auto launch = [&](auto coefficients) {
+    detail::channel_affine_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
+        y.data(), x.data(), coefficients, x.size(), x.c(), x.shape().plane());
+    PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  };
+  if (x.c() <= detail::affine_by_value) {
+    detail::AffineByValue<C> k{};
+    std::copy(scale.begin(), scale.end(), k.scale);
+    std::copy(shift.begin(), shift.end(), k.shift);
+    launch(k);
+    return y;
+  }
   const Shape4 per_channel{1, x.c(), 1, 1};
   const auto s = Tensor<C, Cuda>::from_host(per_channel, std::vector<C>(scale.begin(), scale.end()));
   const auto b = Tensor<C, Cuda>::from_host(per_channel, std::vector<C>(shift.begin(), shift.end()));
-  detail::channel_affine_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
-      y.data(), x.data(), s.data(), b.data(), x.size(), x.c(), x.shape().plane());
-  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  launch(detail::AffineOnDevice<C>{s.data(), b.data()});
   return y;
 }
 
