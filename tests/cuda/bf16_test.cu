@@ -3,6 +3,7 @@
 // within testing::bf16_op_tolerance (norm_relative_error).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -81,6 +82,51 @@ TEST_CASE("convolution and its two adjoints in bf16 match the CPU's float32") {
                               cuda::conv2d_backward_data(dy.gpu, wt.gpu, s, pt, pl, h, w)) < bf16_op_tolerance);
     CHECK(norm_relative_error(cpu::conv2d_backward_filter(x.cpu, dy.cpu, s, pt, pl, k),
                               cuda::conv2d_backward_filter(x.gpu, dy.gpu, s, pt, pl, k)) < bf16_op_tolerance);
+  }
+}
+
+TEST_CASE("every bf16 plan runs with the math type cuDNN measured and a deterministic algorithm, bit for bit") {
+  PERCEPTUAL_PARITY_CASE(rng);
+  PERCEPTUAL_REQUIRE_BF16();
+  using cuda::detail::ConvPass;
+  const int shapes[][7] = {// n, c, h, w, o, k, stride (padding k / 2)
+                           {2, 16, 12, 10, 8, 3, 1},
+                           {1, 8, 16, 16, 16, 3, 2},
+                           {1, 3, 13, 11, 8, 9, 1},
+                           {4, 64, 64, 64, 64, 3, 1},
+                           {2, 32, 9, 9, 16, 1, 1}};
+  int differing = 0, plans = 0;
+  for (const auto& g : shapes)
+    for (const auto pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
+      const auto key = cuda::detail::conv_key<bf16>(pass, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[5] / 2, g[5] / 2);
+      INFO(cuda::detail::to_string(key));
+      const cuda::detail::ConvPlan& plan = cuda::detail::conv_plan(key);
+      INFO("algorithm " << plan.algorithm() << ", measured with math " << plan.algorithm_math());
+      CHECK(key.math == CUDNN_TENSOR_OP_MATH);
+      CHECK(plan.descriptor_math() == plan.algorithm_math());
+      CHECK(plan.descriptor_math() != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION);
+      CHECK(plan.determinism() == CUDNN_DETERMINISTIC);
+      differing += plan.algorithm_math() != key.math;
+      ++plans;
+    }
+  // Without setting the winner's math the descriptor keeps the requested one: the checks above
+  // fail for every plan counted here.
+  MESSAGE(differing << " of " << plans << " plans chose an algorithm measured with a math other than requested");
+
+  // The backward passes at the largest shape, where atomics-based algorithms are candidates.
+  const auto x = random_pair({4, 64, 64, 64}, rng);
+  const auto wt = random_pair({64, 64, 3, 3}, rng);
+  const auto dy = random_pair({4, 64, 64, 64}, rng);
+  const auto dx = cuda::conv2d_backward_data(dy.gpu, wt.gpu, 1, 1, 1, 64, 64).to_host();
+  const auto dw = cuda::conv2d_backward_filter(x.gpu, dy.gpu, 1, 1, 1, 3).to_host();
+  const auto same_bits = [](const std::vector<bf16>& a, const std::vector<bf16>& b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](bf16 p, bf16 q) { return p.bits == q.bits; });
+  };
+  for (int run = 0; run < 3; ++run) {
+    INFO("repeat " << run);
+    CHECK(same_bits(cuda::conv2d_backward_data(dy.gpu, wt.gpu, 1, 1, 1, 64, 64).to_host(), dx));
+    CHECK(same_bits(cuda::conv2d_backward_filter(x.gpu, dy.gpu, 1, 1, 1, 3).to_host(), dw));
   }
 }
 
@@ -171,7 +217,7 @@ TEST_CASE("Adam in bf16 tracks the CPU's float32 over several steps and moves sm
   // rounding to nearest would never move them; stochastic rounding moves them on average.
   auto p = random_pair(s, rng, 0.9, 1.1);
   Tensor<float, Cpu> m(s), v(s);
-  Tensor<bf16, Cuda> cm(s), cv(s);
+  Tensor<float, Cuda> cm(s), cv(s);              // bf16's moments are float (optim::moment_t)
   const auto g = random_pair(s, rng, 0.5, 1.0);  // positive: every parameter moves down
   for (std::int64_t step = 1; step <= 10; ++step) {
     cpu::adam_update(p.cpu, g.cpu, m, v, 1e-3, 0.9, 0.999, 1e-8, step);
@@ -186,4 +232,5 @@ TEST_CASE("Adam in bf16 tracks the CPU's float32 over several steps and moves sm
   // 10 steps of 1e-3 each: a bias of a tenth of the total movement at most.
   CHECK(std::abs(mean_shift_error) < 1e-3);
   CHECK(norm_relative_error(m, cm) < bf16_op_tolerance);
+  CHECK(norm_relative_error(v, cv) < bf16_op_tolerance);
 }

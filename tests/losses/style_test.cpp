@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <type_traits>
 #include <vector>
 
 #include "perceptual/backend/cpu/loss.hpp"
@@ -33,6 +34,10 @@ T image(const T& x, int n) {
 }
 
 }  // namespace
+
+// The CPU keeps Grams in the features' type (the GPU keeps bf16 features' Grams in float).
+static_assert(std::is_same_v<gram_t<double, Cpu>, Tensor<double, Cpu>>);
+static_assert(std::is_same_v<gram_t<float, Cpu>, Tensor<float, Cpu>>);
 
 TEST_CASE("Gram matrix of a 1x2x1x2 feature map by hand") {
   // F = [[1, 2], [3, 4]] (C = 2 rows, H*W = 2): F F^T = [[5, 11], [11, 25]], C*H*W = 4.

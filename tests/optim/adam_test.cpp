@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "perceptual/backend/cpu/optim.hpp"
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "support/random.hpp"
 
 using namespace perceptual;
@@ -42,6 +44,13 @@ double rosenbrock(const T& x, T& g) {
 }
 
 }  // namespace
+
+// Built-in floating types keep their moments in their own type (the CPU's float and double
+// behave as before); bf16's are float (tests/cuda/optim_test.cu checks why).
+static_assert(std::is_same_v<moment_t<double>, double>);
+static_assert(std::is_same_v<moment_t<float>, float>);
+static_assert(std::is_same_v<moment_t<bf16>, float>);
+static_assert(std::is_same_v<decltype(Adam<float, Cpu>::State::v), Tensor<float, Cpu>>);
 
 TEST_CASE("Adam's first two steps move each parameter by lr times the gradient's sign") {
   T x = vec({1, -2, 3}), gx = vec({0.5, -4, 0});

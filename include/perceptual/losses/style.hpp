@@ -11,18 +11,24 @@
 
 namespace perceptual::losses {
 
+// The tensor type of a Gram matrix of T features on B: the backend's gram_forward decides. The
+// CPU keeps T; the GPU keeps bf16 features' Grams in float, since G(y) - G_s cancels the digits
+// the two share (backend/cuda/loss.hpp), so style targets and the loss's Grams are float there.
+template <class T, class B>
+using gram_t = decltype(gram_forward(std::declval<const Tensor<T, B>&>()));
+
 // Johnson eq. 3, per image: G = F F^T / (C*H*W), F the C x (H*W) view of the N x C x H x W
 // features. Returns N x 1 x C x C. The 1/(C*H*W) makes the style weight independent of the layer's
 // size (Gatys instead divides the loss by 4 N_l^2 M_l^2; the two differ by a per-layer constant).
 template <class T, class B>
-Tensor<T, B> gram_matrix(const Tensor<T, B>& features) {
+gram_t<T, B> gram_matrix(const Tensor<T, B>& features) {
   if (features.empty()) throw ShapeError("gram_matrix: empty features " + to_string(features.shape()));
   return gram_forward(features);
 }
 
 // dL/dF = (dL/dG + dL/dG^T) F / (C*H*W) from dL/dG (N x 1 x C x C), per image.
 template <class T, class B>
-Tensor<T, B> gram_matrix_backward(const Tensor<T, B>& features, const Tensor<T, B>& dgram) {
+Tensor<T, B> gram_matrix_backward(const Tensor<T, B>& features, const gram_t<T, B>& dgram) {
   detail::require_same("gram_matrix_backward", "Gram gradient", dgram.shape(), "Gram of features",
                        Shape4{features.n(), 1, features.c(), features.c()});
   return gram_backward(features, dgram);
@@ -33,7 +39,7 @@ Tensor<T, B> gram_matrix_backward(const Tensor<T, B>& features, const Tensor<T, 
 // compared with every image of a batch, otherwise N_s must equal the batch.
 template <class T, class B>
 struct StyleTarget {
-  std::vector<Tensor<T, B>> grams;
+  std::vector<gram_t<T, B>> grams;
   std::size_t size() const { return grams.size(); }
 };
 
@@ -50,7 +56,7 @@ StyleTarget<T, B> make_style_target(const std::vector<Tensor<T, B>>& features) {
 // with G_s = target_gram (batch 1 or N); grad = dL/d features, the features' shape.
 // requires: target_gram is 1 x 1 x C x C or N x 1 x C x C, C = features.c() (else ShapeError).
 template <class T, class B>
-LossResult<T, B> style_layer_loss(const Tensor<T, B>& features, const Tensor<T, B>& target_gram, double weight = 1,
+LossResult<T, B> style_layer_loss(const Tensor<T, B>& features, const gram_t<T, B>& target_gram, double weight = 1,
                                   const std::string& where = "style_loss") {
   const Shape4 gs = target_gram.shape();
   if (features.empty() || gs.c != 1 || gs.h != features.c() || gs.w != features.c() ||
@@ -58,11 +64,12 @@ LossResult<T, B> style_layer_loss(const Tensor<T, B>& features, const Tensor<T, 
     throw ShapeError(where + ": features " + to_string(features.shape()) + " against target Gram " + to_string(gs) +
                      ", expected 1x1x" + std::to_string(features.c()) + "x" + std::to_string(features.c()) +
                      " (or batch " + std::to_string(features.n()) + ")");
-  const Tensor<T, B> gram = gram_forward(features);
+  const gram_t<T, B> gram = gram_forward(features);
   const double factor = weight / features.n();  // mean over the batch
-  // d/dG of factor * ||G - G_s||^2 is 2 * factor * (G - G_s).
+  // d/dG of factor * ||G - G_s||^2 is 2 * factor * (G - G_s), taken in the Gram's type.
+  using G = typename gram_t<T, B>::value_type;
   return {factor * squared_distance(gram, target_gram),
-          gram_backward(features, scaled_difference(gram, target_gram, static_cast<T>(2 * factor)))};
+          gram_backward(features, scaled_difference(gram, target_gram, static_cast<G>(2 * factor)))};
 }
 
 template <class T, class B>

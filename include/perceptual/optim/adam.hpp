@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,12 @@
 #include "perceptual/core/tensor.hpp"
 
 namespace perceptual::optim {
+
+// The type Adam keeps a parameter's moments in: a built-in floating type's own; float for any
+// other scalar (bf16), since with 8 significant bits 0.999 v rounds back to v, so the second
+// moment could never decay and the step size would stay at what the largest gradient set.
+template <class T>
+using moment_t = std::conditional_t<std::is_floating_point_v<T>, T, float>;
 
 struct AdamOptions {
   double lr = 1e-3;
@@ -27,14 +34,17 @@ struct AdamOptions {
 //
 // Checkpointing: step_count() and state() (per parameter m and v, named "<name>.exp_avg" and
 // "<name>.exp_avg_sq" by state_tensors(), PyTorch's names) are the whole state; restore them with
-// set_step_count() and by writing into state_tensors()' values.
+// set_step_count() and by writing into state_tensors()' values. The moments are moment_t<T>
+// (float for bf16 parameters), so a bf16 run's checkpoint holds them exactly, as float32.
 template <class T, class B>
 class Adam {
  public:
+  using Moment = moment_t<T>;
+
   struct State {
-    std::string name;  // the parameter's
-    Tensor<T, B> m;    // first moment, the parameter's shape
-    Tensor<T, B> v;    // second (uncentred) moment
+    std::string name;     // the parameter's
+    Tensor<Moment, B> m;  // first moment, the parameter's shape
+    Tensor<Moment, B> v;  // second (uncentred) moment
   };
 
   explicit Adam(const Parameters<T, B>& parameters, AdamOptions options = {}) : options_(options) {
@@ -45,7 +55,7 @@ class Adam {
         throw ShapeError("Adam: parameter " + p.name + " " + to_string(p.value->shape()) + " has a gradient " +
                          to_string(p.grad->shape()));
       params_.push_back(p);
-      state_.push_back({p.name, Tensor<T, B>(p.value->shape()), Tensor<T, B>(p.value->shape())});
+      state_.push_back({p.name, Tensor<Moment, B>(p.value->shape()), Tensor<Moment, B>(p.value->shape())});
     }
   }
 
@@ -79,8 +89,8 @@ class Adam {
 
   // The moments as named, non-learnable parameters (grad nullptr), for a weights-file writer or
   // reader: "<name>.exp_avg" (m) and "<name>.exp_avg_sq" (v).
-  Parameters<T, B> state_tensors() {
-    Parameters<T, B> out;
+  Parameters<Moment, B> state_tensors() {
+    Parameters<Moment, B> out;
     for (auto& s : state_) {
       out.push_back({s.name + ".exp_avg", &s.m, nullptr});
       out.push_back({s.name + ".exp_avg_sq", &s.v, nullptr});

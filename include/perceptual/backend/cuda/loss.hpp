@@ -1,6 +1,7 @@
 #pragma once
 // The kernels behind the losses on the GPU, with backend/cpu/loss.hpp's names and meaning: Gram
-// matrices through cuBLAS (strided-batched GEMM over the batch, on the backend's stream),
+// matrices through cuBLAS (strided-batched GEMM over the batch, on the backend's stream; float
+// for bf16 features),
 // squared distances with a broadcast batch and squared total variation. Sums are accumulated in
 // double, one partial per block, added on the host in block order: deterministic. Includes
 // pointwise.hpp, whose scale() the style loss uses. Contains kernels: include from .cu files.
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <string>
+#include <type_traits>
 
 #include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/pointwise.hpp"
@@ -41,7 +43,7 @@ inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int
   PERCEPTUAL_CUBLAS_CHECK(cublasDgemmStridedBatched(context().cublas(), ta, tb, m, n, k, &alpha, a, lda, stride_a, b,
                                                     ldb, stride_b, &beta, c, ldc, stride_c, batch));
 }
-// bf16 operands and result, float accumulation on tensor cores.
+// bf16 operands, a bf16 or a float result, float accumulation on tensor cores.
 inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
                                  const bf16* a, int lda, long long stride_a, const bf16* b, int ldb, long long stride_b,
                                  float beta, bf16* c, int ldc, long long stride_c, int batch) {
@@ -49,10 +51,17 @@ inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int
                                                      stride_a, b, CUDA_R_16BF, ldb, stride_b, &beta, c, CUDA_R_16BF,
                                                      ldc, stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
+inline void gemm_strided_batched(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha,
+                                 const bf16* a, int lda, long long stride_a, const bf16* b, int ldb, long long stride_b,
+                                 float beta, float* c, int ldc, long long stride_c, int batch) {
+  PERCEPTUAL_CUBLAS_CHECK(cublasGemmStridedBatchedEx(context().cublas(), ta, tb, m, n, k, &alpha, a, CUDA_R_16BF, lda,
+                                                     stride_a, b, CUDA_R_16BF, ldb, stride_b, &beta, c, CUDA_R_32F, ldc,
+                                                     stride_c, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
 
-// sym[n] = dg[n] + dg[n]^T for each C x C matrix.
-template <class T>
-__global__ void symmetrize_kernel(T* sym, const T* dg, int c, std::size_t n) {
+// sym[n] = dg[n] + dg[n]^T for each C x C matrix, dg in T or in the Gram's type G.
+template <class T, class G>
+__global__ void symmetrize_kernel(T* sym, const G* dg, int c, std::size_t n) {
   using C = compute_t<T>;
   const std::size_t cc = static_cast<std::size_t>(c) * c;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
@@ -140,23 +149,33 @@ inline double add_partials(const Tensor<double, Cuda>& partials) {
 }  // namespace detail
 
 // Per image, G = F F^T / (C*H*W) with F the C x (H*W) view of the features (Johnson eq. 3).
-// Input N x C x H x W, output N x 1 x C x C.
+// Input N x C x H x W, output N x 1 x C x C in compute_t<T>: float for bf16 features, because the
+// style loss subtracts a target Gram, and G - G_s keeps only the digits in which the two differ:
+// stored in bf16 each would be off by up to 2^-9 |G|, an error of about 2^-9 |G| / |G - G_s| in
+// the difference, which near convergence is most of it. Each product of two bf16 values is exact
+// in float, and cuBLAS accumulates in float.
 template <class T>
-Tensor<T, Cuda> gram_forward(const Tensor<T, Cuda>& f) {
+Tensor<detail::compute_t<T>, Cuda> gram_forward(const Tensor<T, Cuda>& f) {
+  using G = detail::compute_t<T>;
   if (f.empty()) throw ShapeError("gram_forward: empty features " + to_string(f.shape()));
   const int c = f.c(), hw = f.h() * f.w();
-  Tensor<T, Cuda> g({f.n(), 1, c, c});
-  const auto alpha = static_cast<detail::compute_t<T>>(1 / (static_cast<double>(c) * hw));
+  Tensor<G, Cuda> g({f.n(), 1, c, c});
+  const auto alpha = static_cast<G>(1 / (static_cast<double>(c) * hw));
   // Row-major F (C x HW) is column-major F^T (HW x C): G = (F^T)^T F^T, symmetric either way.
   detail::gemm_strided_batched(CUBLAS_OP_T, CUBLAS_OP_N, c, c, hw, alpha, f.data(), hw, static_cast<long long>(c) * hw,
-                               f.data(), hw, static_cast<long long>(c) * hw, decltype(alpha)(0), g.data(), c,
+                               f.data(), hw, static_cast<long long>(c) * hw, G(0), g.data(), c,
                                static_cast<long long>(c) * c, f.n());
   return g;
 }
 
-// dL/dF = (dL/dG + dL/dG^T) F / (C*H*W), per image; dg is N x 1 x C x C.
-template <class T>
-Tensor<T, Cuda> gram_backward(const Tensor<T, Cuda>& f, const Tensor<T, Cuda>& dg) {
+// dL/dF = (dL/dG + dL/dG^T) F / (C*H*W), per image; dg is N x 1 x C x C, in the features' type or
+// in gram_forward's (float for bf16). The symmetrised gradient is stored in T for the GEMM (its
+// operands share a type): for bf16 that rounds the gradient itself, once, by 2^-9 relative, after
+// the cancellation in G - G_s has happened in float.
+template <class T, class G>
+Tensor<T, Cuda> gram_backward(const Tensor<T, Cuda>& f, const Tensor<G, Cuda>& dg) {
+  static_assert(std::is_same_v<G, T> || std::is_same_v<G, detail::compute_t<T>>,
+                "gram_backward: the Gram gradient is in the features' type or in the Gram's (float for bf16).");
   const Shape4 expected{f.n(), 1, f.c(), f.c()};
   if (dg.shape() != expected)
     throw ShapeError("gram_backward: gradient " + to_string(dg.shape()) + " for features " + to_string(f.shape()) +

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -49,22 +50,31 @@ __device__ T store_parameter(compute_t<T> value, std::uint32_t random) {
   }
 }
 
-// Adam in compute_t<T> (float for bf16): the moments rounded to nearest, the parameter by
+// Adam in compute_t<T> (float for bf16), the moments kept in it too (a bf16 second moment could
+// not decay: 0.999 v rounds back to v with 8 significant bits), the parameter stored by
 // store_parameter.
 template <class T>
-__global__ void adam_kernel(T* p, const T* g, T* m, T* v, compute_t<T> b1, compute_t<T> b2, compute_t<T> step_size,
-                            compute_t<T> inv_sqrt_bc2, compute_t<T> eps, std::uint32_t salt, std::size_t n) {
+__global__ void adam_kernel(T* p, const T* g, compute_t<T>* m, compute_t<T>* v, compute_t<T> b1, compute_t<T> b2,
+                            compute_t<T> step_size, compute_t<T> inv_sqrt_bc2, compute_t<T> eps, std::uint32_t salt,
+                            std::size_t n) {
   using C = compute_t<T>;
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     const C gi = static_cast<C>(g[i]);
-    const C mi = b1 * static_cast<C>(m[i]) + (C(1) - b1) * gi;
-    const C vi = b2 * static_cast<C>(v[i]) + (C(1) - b2) * gi * gi;
-    m[i] = static_cast<T>(mi);
-    v[i] = static_cast<T>(vi);
+    const C mi = b1 * m[i] + (C(1) - b1) * gi;
+    const C vi = b2 * v[i] + (C(1) - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
     p[i] =
         store_parameter<T>(static_cast<C>(p[i]) - step_size * mi / (sqrt(vi) * inv_sqrt_bc2 + eps), mix_bits(i, salt));
   }
+}
+
+// require_same_shape for a parameter and a moment, which may differ in type (bf16 and float).
+template <class T, class M>
+void require_moment_shape(const Tensor<T, Cuda>& param, const Tensor<M, Cuda>& moment, const std::string& where) {
+  if (param.shape() != moment.shape())
+    throw ShapeError(where + ": shapes " + to_string(param.shape()) + " and " + to_string(moment.shape()) + " differ");
 }
 
 // std::clamp's order of comparisons, so ties and NaN resolve as on the CPU.
@@ -170,13 +180,17 @@ double reduce_norm(const T* x, const T* g, T lo, T hi, std::size_t n) {
 // One Adam step (Kingma & Ba, algorithm 1, in PyTorch's form) for the step-th update (from 1):
 //   m = beta1 m + (1-beta1) g;  v = beta2 v + (1-beta2) g^2;
 //   param -= lr * (m / (1-beta1^step)) / (sqrt(v / (1-beta2^step)) + eps).
-// The bias corrections are computed in double on the host, as on the CPU.
-template <class T>
-void adam_update(Tensor<T, Cuda>& param, const Tensor<T, Cuda>& grad, Tensor<T, Cuda>& m, Tensor<T, Cuda>& v, double lr,
+// The bias corrections are computed in double on the host, as on the CPU. The moments M are
+// compute_t<T>: the parameter's type, float for bf16 (optim::moment_t, which Adam allocates).
+template <class T, class M>
+void adam_update(Tensor<T, Cuda>& param, const Tensor<T, Cuda>& grad, Tensor<M, Cuda>& m, Tensor<M, Cuda>& v, double lr,
                  double beta1, double beta2, double eps, std::int64_t step) {
+  static_assert(std::is_same_v<M, detail::compute_t<T>>,
+                "adam_update: the moments are float for bf16 parameters (a bf16 second moment cannot decay: 0.999 v "
+                "rounds back to v), else the parameter's type.");
   require_same_shape(param, grad, "adam_update (parameter, gradient)");
-  require_same_shape(param, m, "adam_update (parameter, first moment)");
-  require_same_shape(param, v, "adam_update (parameter, second moment)");
+  detail::require_moment_shape(param, m, "adam_update (parameter, first moment)");
+  detail::require_moment_shape(param, v, "adam_update (parameter, second moment)");
   if (param.empty()) return;
   const double bc1 = 1 - std::pow(beta1, static_cast<double>(step));
   const double bc2 = 1 - std::pow(beta2, static_cast<double>(step));
