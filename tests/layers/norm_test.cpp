@@ -5,9 +5,11 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "perceptual/backend/cpu/cpu.hpp"
+#include "perceptual/backend/cuda/bf16.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace perceptual;
@@ -21,6 +23,11 @@ static_assert(BatchNorm<3>::momentum == 0.1 && BatchNorm<3, Eps<1e-3>, Momentum<
 static_assert(InstanceNorm<3>::affine && !InstanceNorm<3, NoAffine>::affine);
 static_assert(InstanceNorm<8>::output_size({5, 7}) == Size2{5, 7});
 static_assert(BatchNorm<8>::output_size({5, 7}) == Size2{5, 7});
+// Statistics saved for backward are at least float: a bf16 mean would shift backward's x_hat by
+// a visible part of the spread (tests/cuda/norm_test.cu shows how far).
+static_assert(std::is_same_v<layers::detail::norm_statistic_t<bf16>, float>);
+static_assert(std::is_same_v<layers::detail::norm_statistic_t<float>, float>);
+static_assert(std::is_same_v<layers::detail::norm_statistic_t<double>, double>);
 
 namespace {
 

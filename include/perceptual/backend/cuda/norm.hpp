@@ -1,17 +1,23 @@
 #pragma once
 // Instance and batch normalisation on the GPU, with backend/cpu/norm.hpp's signatures and saved
 // statistics (mean and 1/sqrt(var + eps): N x C x 1 x 1 for instance norm, 1 x C x 1 x 1 for
-// batch norm). One block per normalised group (an (n, c) plane, or channel c over the batch)
-// reduces in shared memory in a fixed order, so results are deterministic. Statistics are
-// accumulated in float for float tensors (double for double) with two passes, the mean first and
-// then the squared deviations from it: the one-pass E[x^2] - E[x]^2 cancels catastrophically for
-// pixel-valued activations, and Welford's update costs a division per value for the same result.
-// Parameter gradients are summed over the batch by a second small kernel, in order, without
-// atomics. Contains kernels: include from .cu files compiled by nvcc.
+// batch norm), which may be wider than the tensor: the layers keep bf16's in float, since a
+// bf16 mean of activations far from zero is off by a visible part of their spread. A group (an
+// (n, c) plane, or channel c over the batch) is cut into chunks of norm_chunk values, one block
+// each, so that a few large planes still fill the GPU; a second small kernel merges each group's
+// chunk partials in a fixed order, and a third pass applies the per-group map to every value.
+// Chunks depend on the shape only and nothing is summed atomically, so results are bit-identical
+// run to run (and from one device to another). A chunk's moments take two passes over its values
+// held in registers, the mean first and then the squared deviations from it (the one-pass
+// E[x^2] - E[x]^2 cancels catastrophically for pixel-valued activations); chunks are merged by
+// Chan et al.'s pairwise formula in double. Contains kernels: include from .cu files compiled by nvcc.
 #if !defined(__CUDACC__)
 #error "perceptual/backend/cuda/norm.hpp has CUDA kernels: include it from a .cu file compiled by nvcc"
 #endif
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <type_traits>
 
@@ -23,9 +29,15 @@ namespace perceptual::cuda {
 
 namespace detail {
 
-// Accumulator of the reductions: float for float and bf16, double for double.
+// What values are accumulated in within a thread: float for float and bf16, double for double.
+// Block totals, chunk partials and their merge are double whatever the scalar: they are few.
 template <class T>
 using norm_acc_t = std::conditional_t<(sizeof(T) > sizeof(float)), T, float>;
+
+// A chunk: norm_per_thread values per thread of a block. 4096 values cut a 1024x1024 plane into
+// 256 blocks, and leave 16 bytes of partials per 16 KiB (float) of input.
+inline constexpr int norm_per_thread = 16;
+inline constexpr std::size_t norm_chunk = std::size_t{block_threads} * norm_per_thread;
 
 // The block's total of v, returned to every thread; `scratch` holds block_threads values.
 template <class A>
@@ -42,15 +54,21 @@ __device__ A block_total(A v, A* scratch) {
 }
 
 // Where group `g` lives: `planes` planes of `hw` values, `stride` apart. Instance norm: group
-// n * C + c is one plane; batch norm: group c is channel c of each of the N samples.
+// n * C + c is one plane; batch norm: group c is channel c of each of the N samples. Value k of
+// a group is value k % hw of its plane k / hw; chunk j holds values [j, j + 1) * norm_chunk.
 struct NormLayout {
   int channels;
   std::size_t hw, planes, stride;
   bool per_sample;  // instance norm
-  __device__ int channel(int g) const { return per_sample ? g % channels : g; }
-  __device__ std::size_t first(int g) const { return static_cast<std::size_t>(g) * hw; }
-  __device__ std::size_t offset(int g, std::size_t k) const { return first(g) + k / hw * stride + k % hw; }
   __host__ __device__ std::size_t count() const { return planes * hw; }
+  __host__ __device__ unsigned chunks() const { return static_cast<unsigned>((count() + norm_chunk - 1) / norm_chunk); }
+  __device__ std::size_t chunk_size(unsigned j) const {
+    const std::size_t rest = count() - j * norm_chunk;
+    return rest < norm_chunk ? rest : norm_chunk;
+  }
+  // The group of plane q of the tensor (q = n * C + c).
+  __device__ std::size_t group_of_plane(std::size_t q) const { return per_sample ? q : q % channels; }
+  __device__ int channel(int g) const { return per_sample ? g % channels : g; }
 };
 
 inline NormLayout instance_layout(Shape4 s) {
@@ -60,41 +78,130 @@ inline NormLayout batch_layout(Shape4 s) {
   return {s.c, s.plane(), static_cast<std::size_t>(s.n), static_cast<std::size_t>(s.c) * s.plane(), false};
 }
 
-// One block per group: moments (two passes), saved statistics, optionally the running ones
-// (running_mean non-null), then y = x * a + b with a = inv_std * gamma, b = beta - mean * a.
-template <class T>
-__global__ void norm_forward_kernel(T* y, const T* x, const T* weight, const T* bias, NormLayout l, double eps,
-                                    T* save_mean, T* save_inv_std, T* running_mean, T* running_var, double momentum) {
-  using A = norm_acc_t<T>;
-  __shared__ A scratch[block_threads];
-  const int g = blockIdx.x;
-  const std::size_t count = l.count();
-  A s = 0;
-  for (std::size_t k = threadIdx.x; k < count; k += blockDim.x) s += static_cast<A>(x[l.offset(g, k)]);
-  const A mean = block_total(s, scratch) / static_cast<A>(count);
-  A q = 0;
-  for (std::size_t k = threadIdx.x; k < count; k += blockDim.x) {
-    const A d = static_cast<A>(x[l.offset(g, k)]) - mean;
-    q += d * d;
+// Walks a thread's values k, k + block_threads, ... of group g: a division to start, then one
+// only where a step crosses into another plane (batch norm), none per value.
+struct NormCursor {
+  std::size_t plane, index;
+  __device__ NormCursor(const NormLayout& l, std::size_t k) : plane(k / l.hw), index(k % l.hw) {}
+  __device__ std::size_t offset(const NormLayout& l, int g) const {
+    return static_cast<std::size_t>(g) * l.hw + plane * l.stride + index;
   }
-  const A var = block_total(q, scratch) / static_cast<A>(count);
-  const A inv_std = A(1) / sqrt(var + static_cast<A>(eps));
-  if (threadIdx.x == 0) {
-    save_mean[g] = static_cast<T>(mean);
-    save_inv_std[g] = static_cast<T>(inv_std);
-    if (running_mean) {  // batch norm in training: PyTorch's update, unbiased variance
-      const double n = static_cast<double>(count);
-      running_mean[g] = static_cast<T>((1 - momentum) * static_cast<double>(running_mean[g]) + momentum * mean);
-      running_var[g] =
-          static_cast<T>((1 - momentum) * static_cast<double>(running_var[g]) + momentum * var * n / (n - 1));
+  __device__ void step(const NormLayout& l) {
+    index += block_threads;
+    if (index >= l.hw) {
+      plane += index / l.hw;
+      index %= l.hw;
     }
   }
+};
+
+// Count, mean and sum of squared deviations of some values.
+struct Moments {
+  double n, mean, m2;  // no initialisers: a __shared__ array needs a trivial constructor
+};
+
+// Chan, Golub and LeVeque's pairwise update; exact when either side is empty, so idle threads
+// take part in the merge.
+__device__ inline Moments merge(Moments a, Moments b) {
+  const double n = a.n + b.n;
+  if (n == 0) return a;
+  const double d = b.mean - a.mean;
+  return {n, a.mean + d * (b.n / n), a.m2 + b.m2 + d * d * (a.n / n * b.n)};
+}
+
+// One block per chunk (block = g * chunks + j): the chunk's mean, exactly as its deviations were
+// taken from, and their sum of squares.
+template <class T>
+__global__ void norm_moments_kernel(const T* x, NormLayout l, unsigned chunks, double* chunk_mean, double* chunk_m2) {
+  using A = norm_acc_t<T>;
+  __shared__ double scratch[block_threads];
+  const int g = static_cast<int>(blockIdx.x / chunks);
+  const unsigned j = blockIdx.x % chunks;
+  const std::size_t n = l.chunk_size(j);
+  A v[norm_per_thread];
+  A s = 0;
+  NormCursor at(l, j * norm_chunk + threadIdx.x);
+#pragma unroll
+  for (int i = 0; i < norm_per_thread; ++i, at.step(l)) {
+    v[i] = threadIdx.x + std::size_t{block_threads} * i < n ? static_cast<A>(x[at.offset(l, g)]) : A(0);
+    s += v[i];
+  }
+  const A mean = static_cast<A>(block_total<double>(s, scratch) / static_cast<double>(n));
+  A q = 0;
+#pragma unroll
+  for (int i = 0; i < norm_per_thread; ++i) {
+    const A d = v[i] - mean;
+    if (threadIdx.x + std::size_t{block_threads} * i < n) q += d * d;
+  }
+  const double m2 = block_total<double>(q, scratch);
+  if (threadIdx.x == 0) {
+    chunk_mean[blockIdx.x] = mean;
+    chunk_m2[blockIdx.x] = m2;
+  }
+}
+
+// One block per group: merges its chunks (thread t takes t, t + block_threads, ... in turn, then
+// a fixed tree), saves the statistics, moves the running ones (running_mean non-null), and
+// writes the apply pass's map per group: affine[3g .. 3g + 2] = mean, inv_std * gamma, beta.
+template <class T, class S, class A>
+__global__ void norm_statistics_kernel(const double* chunk_mean, const double* chunk_m2, NormLayout l, unsigned chunks,
+                                       double eps, const T* weight, const T* bias, S* save_mean, S* save_inv_std,
+                                       T* running_mean, T* running_var, double momentum, A* affine) {
+  __shared__ Moments scratch[block_threads];
+  const int g = blockIdx.x;
+  Moments m{0, 0, 0};
+  for (unsigned j = threadIdx.x; j < chunks; j += block_threads) {
+    const std::size_t b = static_cast<std::size_t>(g) * chunks + j;
+    m = merge(m, {static_cast<double>(l.chunk_size(j)), chunk_mean[b], chunk_m2[b]});
+  }
+  scratch[threadIdx.x] = m;
+  __syncthreads();
+  for (unsigned stride = block_threads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) scratch[threadIdx.x] = merge(scratch[threadIdx.x], scratch[threadIdx.x + stride]);
+    __syncthreads();
+  }
+  if (threadIdx.x != 0) return;
+  const double mean = scratch[0].mean, var = scratch[0].m2 / scratch[0].n;
+  const double inv_std = 1 / sqrt(var + eps);
+  save_mean[g] = static_cast<S>(mean);
+  save_inv_std[g] = static_cast<S>(inv_std);
+  if (running_mean) {  // batch norm in training: PyTorch's update, unbiased variance
+    const double n = static_cast<double>(l.count());
+    running_mean[g] = static_cast<T>((1 - momentum) * static_cast<double>(running_mean[g]) + momentum * mean);
+    running_var[g] =
+        static_cast<T>((1 - momentum) * static_cast<double>(running_var[g]) + momentum * var * n / (n - 1));
+  }
   const int c = l.channel(g);
-  const A a = inv_std * static_cast<A>(weight[c]);
-  const A b = static_cast<A>(bias[c]) - mean * a;
-  for (std::size_t k = threadIdx.x; k < count; k += blockDim.x) {
-    const std::size_t o = l.offset(g, k);
-    y[o] = static_cast<T>(static_cast<A>(x[o]) * a + b);
+  affine[3 * g] = static_cast<A>(mean);
+  affine[3 * g + 1] = static_cast<A>(inv_std * static_cast<double>(weight[c]));
+  affine[3 * g + 2] = static_cast<A>(bias[c]);
+}
+
+// V consecutive values, loaded and stored as one access of V * sizeof(T) bytes.
+template <class T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+// The apply passes: planes along y (striding past the grid's 65535), V values of a plane per
+// thread and step along x. y = (x - mean) * scale + shift: the mean taken off first, as on the
+// CPU, since x * scale + (shift - mean * scale) loses x's deviation to rounding when |mean| is large.
+template <int V, class T, class A>
+__global__ void norm_apply_kernel(T* y, const T* x, const A* affine, NormLayout l, std::size_t planes) {
+  using P = Pack<T, V>;
+  for (std::size_t q = blockIdx.y; q < planes; q += gridDim.y) {
+    const std::size_t g = l.group_of_plane(q);
+    const A mean = affine[3 * g], scale = affine[3 * g + 1], shift = affine[3 * g + 2];
+    const P* in = reinterpret_cast<const P*>(x + q * l.hw);
+    P* out = reinterpret_cast<P*>(y + q * l.hw);
+    for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < l.hw / V;
+         i += std::size_t{gridDim.x} * blockDim.x) {
+      const P a = in[i];
+      P b;
+#pragma unroll
+      for (int e = 0; e < V; ++e) b.v[e] = static_cast<T>((static_cast<A>(a.v[e]) - mean) * scale + shift);
+      out[i] = b;
+    }
   }
 }
 
@@ -111,41 +218,97 @@ __global__ void norm_inference_kernel(T* y, const T* x, const T* weight, const T
   }
 }
 
-// One block per group: (sum dy, sum dy * x_hat) into the group's partials, then
-//   dx = gamma * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat))   (batch statistics), or
-//   dx = gamma * inv_std * dy                                          (fixed statistics).
-// inv_std is stats_inv[g], or 1 / sqrt(stats_inv[g] + eps) when it holds a variance (eps >= 0).
-template <class T>
-__global__ void norm_backward_kernel(T* dx, const T* x, const T* dy, const T* weight, NormLayout l, const T* stats_mean,
-                                     const T* stats_inv, double var_eps, bool batch_statistics,
-                                     norm_acc_t<T>* sum_dy_out, norm_acc_t<T>* sum_dy_xhat_out) {
+// Group g's inv_std: stats_inv[g], or 1 / sqrt(stats_inv[g] + eps) when it holds a variance
+// (var_eps >= 0: batch norm's running statistics).
+template <class A, class S>
+__device__ A group_inv_std(const S* stats_inv, int g, double var_eps) {
+  return var_eps >= 0 ? static_cast<A>(1 / sqrt(static_cast<double>(stats_inv[g]) + var_eps))
+                      : static_cast<A>(stats_inv[g]);
+}
+
+// One block per chunk, as norm_moments_kernel: the chunk's sums of dy and of dy * x_hat.
+template <class T, class S>
+__global__ void norm_grad_sums_kernel(const T* x, const T* dy, NormLayout l, unsigned chunks, const S* stats_mean,
+                                      const S* stats_inv, double var_eps, double* chunk_dy, double* chunk_dy_xhat) {
   using A = norm_acc_t<T>;
-  __shared__ A scratch[block_threads];
-  const int g = blockIdx.x;
-  const std::size_t count = l.count();
+  __shared__ double scratch[block_threads];
+  const int g = static_cast<int>(blockIdx.x / chunks);
+  const unsigned j = blockIdx.x % chunks;
+  const std::size_t n = l.chunk_size(j);
   const A mean = static_cast<A>(stats_mean[g]);
-  const A inv_std = var_eps >= 0 ? static_cast<A>(1 / sqrt(static_cast<double>(stats_inv[g]) + var_eps))
-                                 : static_cast<A>(stats_inv[g]);
+  const A inv_std = group_inv_std<A>(stats_inv, g, var_eps);
   A s = 0, sx = 0;
-  for (std::size_t k = threadIdx.x; k < count; k += blockDim.x) {
-    const std::size_t o = l.offset(g, k);
+  NormCursor at(l, j * norm_chunk + threadIdx.x);
+#pragma unroll
+  for (int i = 0; i < norm_per_thread; ++i, at.step(l)) {
+    if (threadIdx.x + std::size_t{block_threads} * i >= n) continue;
+    const std::size_t o = at.offset(l, g);
     const A d = static_cast<A>(dy[o]);
     s += d;
-    sx += d * (static_cast<A>(x[o]) - mean) * inv_std;
+    sx += d * ((static_cast<A>(x[o]) - mean) * inv_std);
   }
-  const A sum_dy = block_total(s, scratch);
-  const A sum_dy_xhat = block_total(sx, scratch);
+  const double sum_dy = block_total<double>(s, scratch);
+  const double sum_dy_xhat = block_total<double>(sx, scratch);
   if (threadIdx.x == 0) {
-    sum_dy_out[g] = sum_dy;
-    sum_dy_xhat_out[g] = sum_dy_xhat;
+    chunk_dy[blockIdx.x] = sum_dy;
+    chunk_dy_xhat[blockIdx.x] = sum_dy_xhat;
   }
-  const A k_scale = static_cast<A>(weight[l.channel(g)]) * inv_std;
-  const A mean_dy = batch_statistics ? sum_dy / static_cast<A>(count) : A(0);
-  const A mean_dy_xhat = batch_statistics ? sum_dy_xhat / static_cast<A>(count) : A(0);
-  for (std::size_t k = threadIdx.x; k < count; k += blockDim.x) {
-    const std::size_t o = l.offset(g, k);
-    const A xhat = (static_cast<A>(x[o]) - mean) * inv_std;
-    dx[o] = static_cast<T>(k_scale * (static_cast<A>(dy[o]) - mean_dy - xhat * mean_dy_xhat));
+}
+
+// One block per group: sums its chunks in order (as norm_statistics_kernel) into the group's
+// (sum dy, sum dy * x_hat), the parameter gradients' partials, and writes backward's map per
+// group: grad[5g .. 5g + 4] = mean, inv_std, gamma * inv_std, mean(dy), mean(dy * x_hat), the
+// last two 0 with fixed statistics (the affine map's dx = gamma * inv_std * dy).
+template <class T, class S, class A>
+__global__ void norm_grad_merge_kernel(const double* chunk_dy, const double* chunk_dy_xhat, NormLayout l,
+                                       unsigned chunks, const S* stats_mean, const S* stats_inv, double var_eps,
+                                       const T* weight, bool batch_statistics, double* sum_dy_out,
+                                       double* sum_dy_xhat_out, A* grad) {
+  __shared__ double scratch[block_threads];
+  const int g = blockIdx.x;
+  double s = 0, sx = 0;
+  for (unsigned j = threadIdx.x; j < chunks; j += block_threads) {
+    const std::size_t b = static_cast<std::size_t>(g) * chunks + j;
+    s += chunk_dy[b];
+    sx += chunk_dy_xhat[b];
+  }
+  const double sum_dy = block_total(s, scratch);
+  const double sum_dy_xhat = block_total(sx, scratch);
+  if (threadIdx.x != 0) return;
+  sum_dy_out[g] = sum_dy;
+  sum_dy_xhat_out[g] = sum_dy_xhat;
+  const double count = static_cast<double>(l.count());
+  const A inv_std = group_inv_std<A>(stats_inv, g, var_eps);
+  grad[5 * g] = static_cast<A>(stats_mean[g]);
+  grad[5 * g + 1] = inv_std;
+  grad[5 * g + 2] = static_cast<A>(weight[l.channel(g)]) * inv_std;
+  grad[5 * g + 3] = batch_statistics ? static_cast<A>(sum_dy / count) : A(0);
+  grad[5 * g + 4] = batch_statistics ? static_cast<A>(sum_dy_xhat / count) : A(0);
+}
+
+// dx = gamma * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat)), laid out as norm_apply_kernel.
+template <int V, class T, class A>
+__global__ void norm_backward_apply_kernel(T* dx, const T* x, const T* dy, const A* grad, NormLayout l,
+                                           std::size_t planes) {
+  using P = Pack<T, V>;
+  for (std::size_t q = blockIdx.y; q < planes; q += gridDim.y) {
+    const std::size_t g = l.group_of_plane(q);
+    const A mean = grad[5 * g], inv_std = grad[5 * g + 1], k = grad[5 * g + 2];
+    const A mean_dy = grad[5 * g + 3], mean_dy_xhat = grad[5 * g + 4];
+    const P* xs = reinterpret_cast<const P*>(x + q * l.hw);
+    const P* dys = reinterpret_cast<const P*>(dy + q * l.hw);
+    P* out = reinterpret_cast<P*>(dx + q * l.hw);
+    for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < l.hw / V;
+         i += std::size_t{gridDim.x} * blockDim.x) {
+      const P a = xs[i], d = dys[i];
+      P b;
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        const A xhat = (static_cast<A>(a.v[e]) - mean) * inv_std;
+        b.v[e] = static_cast<T>(k * (static_cast<A>(d.v[e]) - mean_dy - xhat * mean_dy_xhat));
+      }
+      out[i] = b;
+    }
   }
 }
 
@@ -161,42 +324,104 @@ __global__ void accumulate_norm_grad_kernel(T* grad, const A* partial, int chann
 
 using checks::require_norm_parameter;
 
+inline Shape4 flat_shape(std::size_t n) {
+  return {1, 1, 1, static_cast<int>(n)};
+}
+
+// The values a thread moves per access in the apply passes: 16 bytes' worth where every plane
+// starts 16-byte aligned (hw a multiple of that, pointers aligned, as the allocator's blocks
+// are), else one. Either way each value gets the same arithmetic, so the results agree.
 template <class T>
+inline constexpr int pack_values = 16 / sizeof(T);
+template <class T>
+bool packable(std::size_t hw, std::initializer_list<const void*> pointers) {
+  return hw % pack_values<T> == 0 && std::all_of(pointers.begin(), pointers.end(), [](const void* p) {
+           return reinterpret_cast<std::uintptr_t>(p) % 16 == 0;
+         });
+}
+
+// Grid of the apply passes: planes along y, and along x enough blocks for a plane's `steps`
+// thread steps, fewer where there are many planes (4096 blocks in all fill any current GPU).
+inline dim3 apply_grid(std::size_t planes, std::size_t steps) {
+  const unsigned y = static_cast<unsigned>(std::min<std::size_t>(planes, 65535));
+  const std::size_t x = std::min((steps + block_threads - 1) / block_threads, std::max<std::size_t>(1, 4096 / y));
+  return dim3(static_cast<unsigned>(x), y);
+}
+
+template <class T, class S>
 Tensor<T, Cuda> norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& bias,
-                             NormLayout l, int groups, double eps, T* save_mean, T* save_inv_std, T* running_mean,
+                             NormLayout l, int groups, double eps, S* save_mean, S* save_inv_std, T* running_mean,
                              T* running_var, double momentum) {
+  using A = norm_acc_t<T>;
   Tensor<T, Cuda> y(x.shape());
   if (y.empty()) return y;
-  norm_forward_kernel<<<groups, block_threads, 0, context().stream()>>>(y.data(), x.data(), weight.data(), bias.data(),
-                                                                        l, eps, save_mean, save_inv_std, running_mean,
-                                                                        running_var, momentum);
+  const cudaStream_t stream = context().stream();
+  const unsigned chunks = l.chunks();
+  const std::size_t blocks = static_cast<std::size_t>(groups) * chunks;
+  Tensor<double, Cuda> chunk_mean(flat_shape(blocks)), chunk_m2(flat_shape(blocks));
+  Tensor<A, Cuda> affine(flat_shape(3 * static_cast<std::size_t>(groups)));
+  norm_moments_kernel<<<static_cast<unsigned>(blocks), block_threads, 0, stream>>>(x.data(), l, chunks,
+                                                                                   chunk_mean.data(), chunk_m2.data());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  norm_statistics_kernel<<<groups, block_threads, 0, stream>>>(chunk_mean.data(), chunk_m2.data(), l, chunks, eps,
+                                                               weight.data(), bias.data(), save_mean, save_inv_std,
+                                                               running_mean, running_var, momentum, affine.data());
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  const std::size_t planes = static_cast<std::size_t>(x.n()) * x.c();
+  constexpr int V = pack_values<T>;
+  if (packable<T>(l.hw, {x.data(), y.data()}))
+    norm_apply_kernel<V>
+        <<<apply_grid(planes, l.hw / V), block_threads, 0, stream>>>(y.data(), x.data(), affine.data(), l, planes);
+  else
+    norm_apply_kernel<1>
+        <<<apply_grid(planes, l.hw), block_threads, 0, stream>>>(y.data(), x.data(), affine.data(), l, planes);
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
   return y;
 }
 
 // The shared backward: dx, and the parameter gradients (summed over `samples` groups per
 // channel) added into dweight and dbias unless they are nullptr.
-template <class T>
+template <class T, class S>
 Tensor<T, Cuda> norm_backward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& dy, const Tensor<T, Cuda>& weight,
-                              NormLayout l, int groups, int samples, const T* stats_mean, const T* stats_inv,
+                              NormLayout l, int groups, int samples, const S* stats_mean, const S* stats_inv,
                               double var_eps, bool batch_statistics, Tensor<T, Cuda>* dweight, Tensor<T, Cuda>* dbias) {
   using A = norm_acc_t<T>;
   Tensor<T, Cuda> dx(x.shape());
   if (dx.empty()) return dx;
-  Tensor<A, Cuda> sum_dy({1, 1, 1, groups}), sum_dy_xhat({1, 1, 1, groups});
-  norm_backward_kernel<<<groups, block_threads, 0, context().stream()>>>(
-      dx.data(), x.data(), dy.data(), weight.data(), l, stats_mean, stats_inv, var_eps, batch_statistics, sum_dy.data(),
-      sum_dy_xhat.data());
+  const cudaStream_t stream = context().stream();
+  // With fixed statistics and no parameter gradients dx needs no sums: the merge sees no chunks.
+  const unsigned chunks = batch_statistics || dweight || dbias ? l.chunks() : 0;
+  const std::size_t blocks = static_cast<std::size_t>(groups) * chunks;
+  Tensor<double, Cuda> chunk_dy(flat_shape(blocks)), chunk_dy_xhat(flat_shape(blocks));
+  Tensor<double, Cuda> sum_dy(flat_shape(groups)), sum_dy_xhat(flat_shape(groups));
+  Tensor<A, Cuda> grad(flat_shape(5 * static_cast<std::size_t>(groups)));
+  if (blocks > 0) {
+    norm_grad_sums_kernel<<<static_cast<unsigned>(blocks), block_threads, 0, stream>>>(
+        x.data(), dy.data(), l, chunks, stats_mean, stats_inv, var_eps, chunk_dy.data(), chunk_dy_xhat.data());
+    PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  }
+  norm_grad_merge_kernel<<<groups, block_threads, 0, stream>>>(
+      chunk_dy.data(), chunk_dy_xhat.data(), l, chunks, stats_mean, stats_inv, var_eps, weight.data(), batch_statistics,
+      sum_dy.data(), sum_dy_xhat.data(), grad.data());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
-  const unsigned blocks = static_cast<unsigned>((x.c() + block_threads - 1) / block_threads);
+  const std::size_t planes = static_cast<std::size_t>(x.n()) * x.c();
+  constexpr int V = pack_values<T>;
+  if (packable<T>(l.hw, {x.data(), dy.data(), dx.data()}))
+    norm_backward_apply_kernel<V><<<apply_grid(planes, l.hw / V), block_threads, 0, stream>>>(
+        dx.data(), x.data(), dy.data(), grad.data(), l, planes);
+  else
+    norm_backward_apply_kernel<1><<<apply_grid(planes, l.hw), block_threads, 0, stream>>>(
+        dx.data(), x.data(), dy.data(), grad.data(), l, planes);
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  const unsigned channel_blocks = static_cast<unsigned>((x.c() + block_threads - 1) / block_threads);
   if (dweight) {
-    accumulate_norm_grad_kernel<<<blocks, block_threads, 0, context().stream()>>>(dweight->data(), sum_dy_xhat.data(),
-                                                                                  x.c(), samples);
+    accumulate_norm_grad_kernel<<<channel_blocks, block_threads, 0, stream>>>(dweight->data(), sum_dy_xhat.data(),
+                                                                              x.c(), samples);
     PERCEPTUAL_CUDA_CHECK_LAUNCH();
   }
   if (dbias) {
-    accumulate_norm_grad_kernel<<<blocks, block_threads, 0, context().stream()>>>(dbias->data(), sum_dy.data(), x.c(),
-                                                                                  samples);
+    accumulate_norm_grad_kernel<<<channel_blocks, block_threads, 0, stream>>>(dbias->data(), sum_dy.data(), x.c(),
+                                                                              samples);
     PERCEPTUAL_CUDA_CHECK_LAUNCH();
   }
   return dx;
@@ -205,24 +430,25 @@ Tensor<T, Cuda> norm_backward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& d
 }  // namespace detail
 
 // Per sample and channel over H and W, biased variance. Writes `save_mean` and `save_inv_std`
-// (N x C x 1 x 1) for instance_norm_backward.
-template <class T>
+// (N x C x 1 x 1, of type S: T, or float for bf16 as the layers keep them) for
+// instance_norm_backward.
+template <class T, class S>
 Tensor<T, Cuda> instance_norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight,
-                                      const Tensor<T, Cuda>& bias, double eps, Tensor<T, Cuda>& save_mean,
-                                      Tensor<T, Cuda>& save_inv_std) {
+                                      const Tensor<T, Cuda>& bias, double eps, Tensor<S, Cuda>& save_mean,
+                                      Tensor<S, Cuda>& save_inv_std) {
   detail::require_norm_parameter(weight, x, "weight", "instance_norm_forward");
   detail::require_norm_parameter(bias, x, "bias", "instance_norm_forward");
-  save_mean = Tensor<T, Cuda>({x.n(), x.c(), 1, 1});
-  save_inv_std = Tensor<T, Cuda>({x.n(), x.c(), 1, 1});
+  save_mean = Tensor<S, Cuda>({x.n(), x.c(), 1, 1});
+  save_inv_std = Tensor<S, Cuda>({x.n(), x.c(), 1, 1});
   return detail::norm_forward(x, weight, bias, detail::instance_layout(x.shape()), x.n() * x.c(), eps, save_mean.data(),
                               save_inv_std.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr), 0.0);
 }
 
 // dL/dx; adds dL/dweight and dL/dbias into `dweight` and `dbias` unless they are nullptr.
-template <class T>
+template <class T, class S>
 Tensor<T, Cuda> instance_norm_backward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& dy,
-                                       const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& save_mean,
-                                       const Tensor<T, Cuda>& save_inv_std, Tensor<T, Cuda>* dweight,
+                                       const Tensor<T, Cuda>& weight, const Tensor<S, Cuda>& save_mean,
+                                       const Tensor<S, Cuda>& save_inv_std, Tensor<T, Cuda>* dweight,
                                        Tensor<T, Cuda>* dbias) {
   require_same_shape(x, dy, "instance_norm_backward");
   detail::require_norm_parameter(weight, x, "weight", "instance_norm_backward");
@@ -230,14 +456,15 @@ Tensor<T, Cuda> instance_norm_backward(const Tensor<T, Cuda>& x, const Tensor<T,
                                save_mean.data(), save_inv_std.data(), -1.0, true, dweight, dbias);
 }
 
-// Per channel over N, H and W with the batch's biased variance; saves the batch's statistics for
-// batch_norm_backward and moves the running ones towards them by `momentum`, the running
-// variance towards the unbiased batch variance (as PyTorch).
-template <class T>
+// Per channel over N, H and W with the batch's biased variance; saves the batch's statistics
+// (1 x C x 1 x 1, of type S as instance_norm_forward's) for batch_norm_backward and moves the
+// running ones towards them by `momentum`, the running variance towards the unbiased batch
+// variance (as PyTorch).
+template <class T, class S>
 Tensor<T, Cuda> batch_norm_forward_training(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight,
                                             const Tensor<T, Cuda>& bias, double eps, double momentum,
                                             Tensor<T, Cuda>& running_mean, Tensor<T, Cuda>& running_var,
-                                            Tensor<T, Cuda>& save_mean, Tensor<T, Cuda>& save_inv_std) {
+                                            Tensor<S, Cuda>& save_mean, Tensor<S, Cuda>& save_inv_std) {
   detail::require_norm_parameter(weight, x, "weight", "batch_norm_forward_training");
   detail::require_norm_parameter(bias, x, "bias", "batch_norm_forward_training");
   detail::require_norm_parameter(running_mean, x, "running_mean", "batch_norm_forward_training");
@@ -246,8 +473,8 @@ Tensor<T, Cuda> batch_norm_forward_training(const Tensor<T, Cuda>& x, const Tens
   if (count < 2)
     throw ShapeError("batch_norm_forward_training: input " + to_string(x.shape()) +
                      " has one value per channel, training needs more for a variance");
-  save_mean = Tensor<T, Cuda>({1, x.c(), 1, 1});
-  save_inv_std = Tensor<T, Cuda>({1, x.c(), 1, 1});
+  save_mean = Tensor<S, Cuda>({1, x.c(), 1, 1});
+  save_inv_std = Tensor<S, Cuda>({1, x.c(), 1, 1});
   return detail::norm_forward(x, weight, bias, detail::batch_layout(x.shape()), x.c(), eps, save_mean.data(),
                               save_inv_std.data(), running_mean.data(), running_var.data(), momentum);
 }
@@ -272,9 +499,9 @@ Tensor<T, Cuda> batch_norm_forward_inference(const Tensor<T, Cuda>& x, const Ten
 
 // Backward of batch_norm_forward_training, from its saved statistics. dL/dx; adds dL/dweight and
 // dL/dbias into `dweight` and `dbias` unless they are nullptr.
-template <class T>
+template <class T, class S>
 Tensor<T, Cuda> batch_norm_backward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& dy, const Tensor<T, Cuda>& weight,
-                                    const Tensor<T, Cuda>& save_mean, const Tensor<T, Cuda>& save_inv_std,
+                                    const Tensor<S, Cuda>& save_mean, const Tensor<S, Cuda>& save_inv_std,
                                     Tensor<T, Cuda>* dweight, Tensor<T, Cuda>* dbias) {
   require_same_shape(x, dy, "batch_norm_backward");
   detail::require_norm_parameter(weight, x, "weight", "batch_norm_backward");
