@@ -1,37 +1,58 @@
 #pragma once
-// Helpers for CPU/CUDA parity tests: the start every case shares (skip without a device, seed,
-// generator), moving tensors and whole models between the backends, and comparing them.
+// Helpers for CPU/CUDA parity tests: the start every case shares (skip without a device, or fail
+// with PERCEPTUAL_REQUIRE_GPU=1; seed, generator), moving tensors and whole models between the
+// backends, and comparing them.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/backend/cuda/cuda.hpp"
+#include "perceptual/core/error.hpp"
 #include "support/norm_fed.hpp"
 #include "support/random.hpp"
 
-// Ends the test case, saying why, when no CUDA device is present (CI machines have none).
-#define PERCEPTUAL_REQUIRE_DEVICE()                \
-  do {                                             \
-    if (!::perceptual::cuda::device_available()) { \
-      MESSAGE("skipped: no CUDA device");          \
-      return;                                      \
-    }                                              \
+// Ends the test case, saying why, when no CUDA device is present (CI machines have none); with
+// PERCEPTUAL_REQUIRE_GPU=1 (the GPU machine's runs) a missing device fails it instead, so a run
+// meant to test the device cannot pass by skipping everything (testing::device_decision).
+#define PERCEPTUAL_REQUIRE_DEVICE()                                                                    \
+  do {                                                                                                 \
+    switch (::perceptual::testing::device_decision(::perceptual::cuda::device_available())) {          \
+      case ::perceptual::testing::DeviceDecision::run:                                                 \
+        break;                                                                                         \
+      case ::perceptual::testing::DeviceDecision::skip:                                                \
+        MESSAGE("skipped: no CUDA device");                                                            \
+        return;                                                                                        \
+      case ::perceptual::testing::DeviceDecision::fail:                                                \
+        FAIL(                                                                                          \
+            "no CUDA device is visible, but PERCEPTUAL_REQUIRE_GPU=1 asks for one (check the driver, " \
+            "CUDA_VISIBLE_DEVICES and nvidia-smi)");                                                   \
+    }                                                                                                  \
   } while (false)
 
-// Ends the test case, saying why, when the device cannot run the bf16 path (before Ampere).
-#define PERCEPTUAL_REQUIRE_BF16()                                                      \
-  do {                                                                                 \
-    if (!::perceptual::cuda::bf16_supported()) {                                       \
-      MESSAGE("skipped: bf16 needs a CUDA device of compute capability 8.0 or newer"); \
-      return;                                                                          \
-    }                                                                                  \
+// Ends the test case, saying why, when the device cannot run the bf16 path (before Ampere); with
+// PERCEPTUAL_REQUIRE_GPU=1 that fails it instead, as PERCEPTUAL_REQUIRE_DEVICE does.
+#define PERCEPTUAL_REQUIRE_BF16()                                                                \
+  do {                                                                                           \
+    switch (::perceptual::testing::device_decision(::perceptual::cuda::bf16_supported())) {      \
+      case ::perceptual::testing::DeviceDecision::run:                                           \
+        break;                                                                                   \
+      case ::perceptual::testing::DeviceDecision::skip:                                          \
+        MESSAGE("skipped: bf16 needs a CUDA device of compute capability 8.0 or newer");         \
+        return;                                                                                  \
+      case ::perceptual::testing::DeviceDecision::fail:                                          \
+        FAIL(                                                                                    \
+            "bf16 needs a CUDA device of compute capability 8.0 or newer, none is visible, but " \
+            "PERCEPTUAL_REQUIRE_GPU=1 asks for one");                                            \
+    }                                                                                            \
   } while (false)
 
 // The start of a parity test case: ends it without a device (PERCEPTUAL_REQUIRE_DEVICE), else
@@ -44,6 +65,34 @@
   std::mt19937_64 rng(rng##_seed)
 
 namespace perceptual::testing {
+
+// What a CUDA test case does about the device it needs: run, skip (saying why) or fail.
+enum class DeviceDecision { run, skip, fail };
+
+// PERCEPTUAL_REQUIRE_GPU's value (nullptr when unset): "1" requires a device, unset or "0" does
+// not. Anything else ("true", "yes", "", " 1") throws ArgumentError naming the variable: a typo on
+// the GPU machine must not quietly turn the requirement off.
+inline bool gpu_required(const char* value) {
+  const std::string v = value ? value : "0";
+  if (v == "1") return true;
+  if (v == "0") return false;
+  throw ArgumentError("PERCEPTUAL_REQUIRE_GPU is \"" + v +
+                      "\"; expected 1 (fail CUDA tests without a device) or 0 or unset (skip them)");
+}
+
+// Given whether what the case needs is there (a device, or bf16 on it) and the variable's value:
+// run when present, else skip, or fail when the variable requires a device. The value is checked
+// even when a device is present, so a bad one fails everywhere.
+inline DeviceDecision device_decision(bool present, const char* require_gpu) {
+  const bool required = gpu_required(require_gpu);
+  if (present) return DeviceDecision::run;
+  return required ? DeviceDecision::fail : DeviceDecision::skip;
+}
+
+// The same, reading PERCEPTUAL_REQUIRE_GPU from the environment.
+inline DeviceDecision device_decision(bool present) {
+  return device_decision(present, std::getenv("PERCEPTUAL_REQUIRE_GPU"));
+}
 
 inline constexpr double parity_tolerance = 1e-4;  // float32, CPU vs CUDA, one operation
 
