@@ -1,6 +1,7 @@
 #pragma once
 // What the CUDA builds of the benchmarks share: the device check, made once the options are
-// parsed (so --help works without a device), and the device's description for their output.
+// parsed (so --help works without a device), TF32 on (unless NVIDIA_TF32_OVERRIDE=0) and timed
+// cuDNN algorithm choice, and the device's description for their output.
 #include <cuda_runtime.h>
 
 #include <string>
@@ -17,8 +18,13 @@ inline std::string cuda_device(const std::string& instead) {
   PERCEPTUAL_CUDA_CHECK(cudaGetDeviceProperties(&prop, cuda::current_device()));
   int runtime = 0;
   PERCEPTUAL_CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+  const bool tf32 = cuda::set_tf32_unless_overridden();
+  // Timed algorithm choice, as the PyTorch reference's cudnn.benchmark: the benchmarks need no
+  // bit-identical reruns across processes.
+  cuda::set_conv_search(cuda::ConvSearch::measured);
   return std::string(prop.name) + ", CUDA runtime " + std::to_string(runtime) + ", cuDNN " +
-         std::to_string(cudnnGetVersion());
+         std::to_string(cudnnGetVersion()) + (tf32 ? ", float32 convolutions and GEMMs in TF32" : ", exact float32") +
+         ", measured cuDNN algorithms";
 }
 
 }  // namespace perceptual::bench

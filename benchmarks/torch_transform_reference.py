@@ -3,11 +3,11 @@
 network (random weights; reflection padding, instance norm, 127.5 * tanh + 127.5 clamped to
 [0, 255]) at the same sizes, batch 1, and the same training step (transform net forward/backward,
 VGG-16 to relu4_3 forward/backward, feature + style + TV losses, Adam; batch 4 at 256x256), in
-the variants eager_fp32 (TF32 off: the arithmetic of our fp32 rows), eager_tf32 (PyTorch's
-default for convolutions), eager_amp_cl (bfloat16 autocast, channels-last) and, where
+the variants eager_fp32 (TF32 off: the arithmetic of our fp32 rows), eager_tf32 (our tf32 rows;
+PyTorch's default for convolutions), eager_amp_cl (bfloat16 autocast, channels-last) and, where
 torch.compile works, compile_fp32 and compile_amp_cl. Prints rows in transform_benchmark's
 format; --peaks adds the measured GEMM rates that the physical floor uses; --table joins the two
-programs' outputs into the comparison table (scripts/device_bench.sh). Used only to compare;
+programs' outputs into the comparison table (scripts/device_check.sh). Used only to compare;
 never a dependency of the library."""
 import argparse
 import math
@@ -268,7 +268,8 @@ def table(paths):
     for task, size, batch in keys:
         h, w = (int(v) for v in size.split("x"))
         work = stylize_flops(h, w) * batch if task == "stylize" else train_flops(batch, h, w)
-        for ours_variant, theirs, peak_name in [("fp32", ["eager_fp32", "compile_fp32", "eager_tf32"], "fp32"),
+        for ours_variant, theirs, peak_name in [("fp32", ["eager_fp32", "compile_fp32"], "fp32"),
+                                                ("tf32", ["eager_tf32"], "tf32"),
                                                 ("bf16", ["eager_amp_cl", "compile_amp_cl"], "bf16")]:
             ours = rows.get(("perceptual", ours_variant, task, size, batch))
             found = {v: rows[("pytorch", v, task, size, batch)] for v in theirs

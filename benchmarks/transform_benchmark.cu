@@ -1,6 +1,7 @@
 // transform_benchmark on the CUDA backend (transform_benchmark.hpp): Johnson's style
 // transformation network and a training step, timed with CUDA events on the backend's stream, in
-// float32 and bf16 mixed precision. scripts/device_bench.sh runs it beside PyTorch on the same GPU.
+// float32 (exact, and in TF32) and bf16 mixed precision. scripts/device_check.sh runs it beside
+// PyTorch on the same GPU.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -40,7 +41,11 @@ double median_ms(const std::function<void()>& run, int warmup, int iterations) {
 }
 
 void run(const std::string& precision, const bench::TransformBenchOptions& o) {
-  if (precision == "fp32") return bench::bench_rows<float, Cuda>(precision, o, median_ms);
+  // float32 exact (the CPU backend's arithmetic, PyTorch's eager_fp32) or in TF32 (eager_tf32).
+  if (precision == "fp32" || precision == "tf32") {
+    cuda::set_tf32(precision == "tf32");
+    return bench::bench_rows<float, Cuda>(precision, o, median_ms);
+  }
   if (!cuda::bf16_supported()) {
     std::printf("# bf16: skipped, it needs compute capability 8.0 or newer\n");
     return;
@@ -52,10 +57,10 @@ void run(const std::string& precision, const bench::TransformBenchOptions& o) {
 
 int main(int argc, char** argv) {
   return bench::transform_benchmark_main(
-      argc, argv, "transform_benchmark", {"fp32", "bf16"},
+      argc, argv, "transform_benchmark", {"fp32", "tf32", "bf16"},
       [] {
         return bench::cuda_device(
-            "it times the GPU only: run it on a GPU machine with scripts/device_bench.sh; transform_benchmark_cpu "
+            "it times the GPU only: run it on a GPU machine with scripts/device_check.sh; transform_benchmark_cpu "
             "times the CPU backend");
       },
       run);

@@ -6,10 +6,12 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
 
+#include "cuda/support.hpp"
 #include "perceptual/backend/cuda/check.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/io/safetensors.hpp"
@@ -80,6 +82,9 @@ void check_cuda_program(const std::string& name, const std::string& args, const 
   const fs::path cuda = program(name + "_cuda"), cpu = program(name);
   if (!testing::program_available(cuda, "PERCEPTUAL_EXAMPLES_DIR")) return;
   const std::string common = args + " -n 2 --checkpoint-every 2 --seed 5 --threads 2 ";
+  // The GPU builds compute in TF32 by default; NVIDIA's own switch, which they obey, asks for the
+  // exact float32 arithmetic the CPU build does.
+  ::setenv("NVIDIA_TF32_OVERRIDE", "0", 1);
   auto r = testing::run_program(cuda, common + "-o " + quoted(f.dir / "cuda.safetensors"));
   INFO(r.output);
   if (!cuda::device_available()) {
@@ -87,11 +92,14 @@ void check_cuda_program(const std::string& name, const std::string& args, const 
     CHECK(r.output.find(name + "_cuda: error: no CUDA device is available (" + name + " trains on the CPU)") !=
           std::string::npos);
     CHECK_FALSE(fs::exists(f.dir / "cuda.safetensors"));
+    if (testing::device_decision(false) == testing::DeviceDecision::fail)
+      FAIL("no CUDA device is visible, but PERCEPTUAL_REQUIRE_GPU=1 asks for one");
     MESSAGE("no CUDA device: checked the message (the training runs on a device only)");
     return;
   }
   REQUIRE(r.status == 0);
   CHECK(r.output.find(", on cuda (") != std::string::npos);
+  CHECK(r.output.find(", exact float32)") != std::string::npos);
   if (!testing::program_available(cpu, "PERCEPTUAL_EXAMPLES_DIR")) return;
   r = testing::run_program(cpu, common + "-o " + quoted(f.dir / "cpu.safetensors"));
   INFO(r.output);
