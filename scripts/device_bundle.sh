@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Builds, here, everything one GPU lease runs (scripts/device_check.sh) and packs it into one file
+# for the device tool to carry: the CUDA tests, transform_benchmark, speed_table_cuda,
+# train_style_cuda and train_sr_cuda (and the CPU train_style and train_sr that
+# tests/cuda/train_programs_test.cu compares them with), compiled for Hopper (sm_90 machine code
+# plus compute 7.5 PTX); the shared libraries they need that the device lacks (OpenBLAS,
+# libgfortran, libquadmath, stb: the device has the driver, cuBLAS and cuDNN and nothing from
+# Debian); the PyTorch reference script; and the data the run reads (the shared VGG-19, the
+# Table 1 images, a training subset, the shipped model). Compiling on the device would spend
+# minutes of a 15-minute lease; this machine and the device are both x86-64, and this glibc (2.36)
+# is older than the device's.
+#
+# Shares build/ with scripts/test.sh (the same options, so neither rebuilds the other's work) and
+# writes .device/perceptual-device.tar.xz (ignored by git). Then, here:
+#   bash scripts/device_check.sh --dry-run   # unpacks it, checks every binary loads and finds no device
+# and with a GPU lease: run `bash scripts/device_check.sh` with carry [".device/perceptual-device.tar.xz"].
+# Usage: scripts/device_bundle.sh [--train-images N]   (bsds500 images packed for training; default 250)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+train_images=250
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --train-images) train_images="$2"; shift ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "device_bundle.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+[[ "$train_images" =~ ^[0-9]+$ ]] || { echo "device_bundle.sh: --train-images takes a count, not \"$train_images\"" >&2; exit 2; }
+data="${PERCEPTUAL_DATA:-../shared/data}"
+[[ -f "$data/weights/vgg19_conv1_1-conv3_4.safetensors" ]] ||
+  { echo "device_bundle.sh: no shared data at $data (set PERCEPTUAL_DATA): the bundle carries its VGG-19 and images" >&2; exit 2; }
+
+bash scripts/install_deps.sh
+# PERCEPTUAL_CUDA=ON: a missing nvcc or cuDNN stops here rather than building a bundle without them.
+# The architectures are the default's, named in case build/ was configured before it included sm_90.
+archs="75-virtual;90-real"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_TESTS=ON -DPERCEPTUAL_BUILD_EXAMPLES=ON \
+  -DPERCEPTUAL_BUILD_BENCHMARKS=ON -DPERCEPTUAL_CUDA=ON -DPERCEPTUAL_CUDA_ARCHITECTURES="$archs" >/dev/null
+
+tests=()
+for source in tests/cuda/*_test.cu; do
+  name="${source##*/}"
+  tests+=("cuda_${name%.cu}")
+done
+programs=(examples/train_style_cuda examples/train_sr_cuda examples/train_style examples/train_sr
+          benchmarks/transform_benchmark benchmarks/speed_table_cuda)
+cmake --build build -j "$(nproc)" --target "${tests[@]}" "${programs[@]##*/}"
+
+stage=build/bundle/perceptual-device
+rm -rf build/bundle && mkdir -p "$stage"/{bin,lib,data/weights,data/images/content,data/images/styles,data/train,models}
+for t in "${tests[@]}"; do cp build/tests/cuda/"$t" "$stage/bin/"; done
+for p in "${programs[@]}"; do cp build/"$p" "$stage/bin/"; done
+strip --strip-unneeded "$stage"/bin/*
+
+# The libraries the binaries load that are neither the C/C++ runtime (on every Linux) nor what the
+# device supplies (driver, cuBLAS, cuDNN): copied, links resolved, under their sonames.
+provided='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|libcublas|libcublasLt|libcudnn[a-z_]*)\.so'
+ldd "$stage"/bin/* | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u | while read -r soname path; do
+  [[ "$soname" =~ $provided ]] || cp -L "$path" "$stage/lib/$soname"
+done
+
+cp "$data/weights/vgg19_conv1_1-conv3_4.safetensors" "$stage/data/weights/"
+cp "$data/images/content/chicago.jpg" "$stage/data/images/content/"
+cp "$data/images/styles/candy.jpg" "$stage/data/images/styles/"
+mkdir -p "$stage/data/train/bsds500"
+find "$data/train/bsds500" -maxdepth 1 -type f | sort | head -n "$train_images" | xargs -r cp -t "$stage/data/train/bsds500/"
+cp models/candy.safetensors "$stage/models/"
+cp assets/chelsea.png "$stage/data/images/content/"
+cp benchmarks/torch_transform_reference.py "$stage/"
+{
+  echo "perceptual device bundle"
+  echo "commit: $(git rev-parse HEAD)$(git diff --quiet HEAD -- include tests examples benchmarks || echo ' (with uncommitted changes)')"
+  echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), $(ldd --version | head -1);" \
+    "the binaries need $(objdump -T "$stage"/bin/* "$stage"/lib/* | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
+  echo "CUDA architectures: $archs; nvcc: $(/usr/local/cuda/bin/nvcc --version | tail -1)"
+  echo "training images: $(find "$stage/data/train" -type f | wc -l)"
+  (cd "$stage" && find . -type f -printf '%s %p\n' | sort -k2)
+} > "$stage/MANIFEST"
+
+mkdir -p .device
+bundle=.device/perceptual-device.tar.xz
+tar -C build/bundle -cf - perceptual-device | xz -T0 -6 > "$bundle.tmp"
+mv "$bundle.tmp" "$bundle"
+size=$(stat -c %s "$bundle")
+tree=$(git ls-files -z | xargs -0 stat -c %s | awk '{s += $1} END {print s}')
+echo "device_bundle.sh: wrote $bundle: $((size / 1048576)) MiB ($(du -sm "$stage" | cut -f1) MiB unpacked)" \
+  "with ${#tests[@]} tests, ${#programs[@]} programs, $(find "$stage/lib" -type f | wc -l) libraries, $(find "$stage/data" -type f | wc -l) data files"
+# The device tool carries at most 64 MiB: the bundle and the tracked working tree together.
+if (( size > 60 * 1048576 || size + tree > 64 * 1048576 )); then
+  echo "device_bundle.sh: too large to carry: bundle $((size / 1048576)) MiB + working tree $((tree / 1048576)) MiB" \
+    "(the device tool carries 64 MiB in all; the bundle may be 60): lower --train-images" >&2
+  exit 1
+fi
