@@ -228,6 +228,16 @@ TEST_CASE("add_bias and bias_backward match the CPU backend") {
   CHECK_THROWS_AS(cuda::add_bias(cy, Tensor<float, Cuda>({1, 4, 1, 1})), ShapeError);
 }
 
+TEST_CASE("bias_backward over planes of many chunks matches the CPU backend, the same bits every run") {
+  PERCEPTUAL_PARITY_CASE(rng);
+  // 301 x 257 = 77357 values a plane: 19 chunks of 4096, the last partial; 3 samples: 57 parts.
+  const auto dy = testing::random_tensor<float>({3, 6, 301, 257}, rng, -1, 2);
+  const auto cdy = to_cuda(dy);
+  const auto db = cuda::bias_backward(cdy);
+  CHECK(relative_error(cpu::bias_backward(dy), db) < parity_tolerance);
+  CHECK(cuda::bias_backward(cdy).to_host() == db.to_host());
+}
+
 TEST_CASE("reflect_pad and reflect_pad_backward match the CPU backend, asymmetric padding included") {
   PERCEPTUAL_PARITY_CASE(rng);
   const int pads[][4] = {{1, 1, 1, 1}, {4, 4, 4, 4}, {0, 2, 3, 1}, {5, 0, 0, 6}};

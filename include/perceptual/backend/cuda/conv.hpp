@@ -9,12 +9,14 @@
 #if !defined(__CUDACC__)
 #error "perceptual/backend/cuda/conv.hpp has CUDA kernels: include it from a .cu file compiled by nvcc"
 #endif
+#include <algorithm>
 #include <cstddef>
 #include <string>
 
 #include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cuda/pad.hpp"
 #include "perceptual/backend/cuda/plan_cache.hpp"
+#include "perceptual/backend/cuda/pointwise.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
 
 namespace perceptual::cuda {
@@ -150,23 +152,31 @@ __global__ void add_bias_kernel(T* y, const T* bias, std::size_t n, int channels
     y[i] = static_cast<T>(static_cast<C>(y[i]) + static_cast<C>(bias[(i / plane) % channels]));
 }
 
-// One block per channel, summing in double as the CPU backend does.
+// The bias gradient over a channels x parts grid, so that a few channels of large planes still
+// fill the GPU: block (part, c) sums, in double as the CPU backend does, the values of chunk s of
+// plane (n, c), part = n * splits + s; then one thread per channel adds its parts in order. No
+// atomics: the same bits every run.
+inline constexpr std::size_t bias_chunk = 4096;
+
 template <class T>
-__global__ void bias_backward_kernel(T* db, const T* dy, int batch, int channels, std::size_t plane) {
-  __shared__ double partial[block_threads];
-  const int c = blockIdx.x;
+__global__ void bias_partials_kernel(double* partial, const T* dy, int channels, std::size_t plane, unsigned splits) {
+  const int c = static_cast<int>(blockIdx.y);
+  const std::size_t n = blockIdx.x / splits, begin = (blockIdx.x % splits) * bias_chunk;
+  const std::size_t end = begin + bias_chunk < plane ? begin + bias_chunk : plane;
+  const T* p = dy + (n * static_cast<std::size_t>(channels) + c) * plane;
   double s = 0;
-  for (int n = 0; n < batch; ++n) {
-    const T* p = dy + (static_cast<std::size_t>(n) * channels + c) * plane;
-    for (std::size_t i = threadIdx.x; i < plane; i += blockDim.x) s += static_cast<double>(p[i]);
-  }
-  partial[threadIdx.x] = s;
-  __syncthreads();
-  for (unsigned stride = block_threads / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) db[c] = static_cast<T>(partial[0]);
+  for (std::size_t i = begin + threadIdx.x; i < end; i += blockDim.x) s += static_cast<double>(p[i]);
+  s = block_sum(s);
+  if (threadIdx.x == 0) partial[static_cast<std::size_t>(c) * gridDim.x + blockIdx.x] = s;
+}
+
+template <class T>
+__global__ void bias_merge_kernel(T* db, const double* partial, int channels, unsigned parts) {
+  const int c = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+  if (c >= channels) return;
+  double s = 0;
+  for (unsigned j = 0; j < parts; ++j) s += partial[static_cast<std::size_t>(c) * parts + j];
+  db[c] = static_cast<T>(s);
 }
 
 }  // namespace detail
@@ -186,10 +196,20 @@ void add_bias(Tensor<T, Cuda>& y, const Tensor<T, Cuda>& bias) {
 // The bias gradient: dy summed over batch, height and width, shape 1 x C x 1 x 1.
 template <class T>
 Tensor<T, Cuda> bias_backward(const Tensor<T, Cuda>& dy) {
-  Tensor<T, Cuda> db({1, dy.c(), 1, 1});
-  if (db.empty()) return db;
-  detail::bias_backward_kernel<<<static_cast<unsigned>(dy.c()), detail::block_threads, 0, context().stream()>>>(
-      db.data(), dy.data(), dy.n(), dy.c(), dy.shape().plane());
+  Tensor<T, Cuda> db({1, dy.c(), 1, 1});  // zero-filled: the gradient of an empty batch
+  if (db.empty() || dy.empty()) return db;
+  if (dy.c() > 65535) throw ShapeError("bias_backward: " + to_string(dy.shape()) + " has more than 65535 channels");
+  const std::size_t plane = dy.shape().plane();
+  const auto splits =
+      static_cast<unsigned>(std::max<std::size_t>(1, (plane + detail::bias_chunk - 1) / detail::bias_chunk));
+  const unsigned parts = static_cast<unsigned>(dy.n()) * splits;
+  Tensor<double, Cuda> partial({1, 1, dy.c(), static_cast<int>(parts)});
+  const cudaStream_t stream = context().stream();
+  detail::bias_partials_kernel<<<dim3(parts, static_cast<unsigned>(dy.c())), detail::block_threads, 0, stream>>>(
+      partial.data(), dy.data(), dy.c(), plane, splits);
+  PERCEPTUAL_CUDA_CHECK_LAUNCH();
+  detail::bias_merge_kernel<<<(static_cast<unsigned>(dy.c()) + detail::block_threads - 1) / detail::block_threads,
+                              detail::block_threads, 0, stream>>>(db.data(), partial.data(), dy.c(), parts);
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
   return db;
 }
