@@ -157,7 +157,7 @@ def run_variant(torch, variant, args, device, style_net, Vgg16):
     amp = variant.endswith("amp_cl")
     tf32 = variant == "eager_tf32"
     if device == "cuda":
-        torch.backends.cudnn.benchmark = True  # measure algorithms once per shape, as our cudnnFind
+        torch.backends.cudnn.benchmark = True  # timed algorithm choice, as ConvSearch::measured
         torch.backends.cudnn.allow_tf32 = tf32
         torch.backends.cuda.matmul.allow_tf32 = tf32
     fmt = torch.channels_last if amp else torch.contiguous_format

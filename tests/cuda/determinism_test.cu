@@ -5,7 +5,7 @@
 // that adds in a run-dependent order (atomics) breaks. In float, and in bf16, whose Adam rounds
 // stochastically from bits that must depend on the step and the entry only; at a small size and at
 // train_style's batch of 4x256x256. Both runs share the process's cuDNN plans, so this checks the
-// algorithms, not which one cudnnFind picks in another process.
+// algorithms; that another process chooses the same ones is conv_test's heuristic-search case.
 #include <doctest/doctest.h>
 
 #include <cmath>
