@@ -21,7 +21,7 @@ train_images=250
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --train-images) train_images="$2"; shift ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "device_bundle.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift

@@ -4,9 +4,10 @@
 # then give_back. It unpacks the bundle and runs four steps, each under its own time budget, none
 # stopping the next (the budgets sum to 525 s, under 9 minutes):
 #   a. tests    (150 s) every CUDA test with PERCEPTUAL_REQUIRE_GPU=1: no device is a failure
-#   b. speed    (220 s) transform_benchmark (45 s), then PyTorch on the same GPU: eager fp32, TF32
-#                       and bf16 autocast channels-last (75 s), torch.compile (100 s); the
-#                       comparison table with ratios and the physical floor
+#   b. speed    (220 s) transform_benchmark (60 s: it times cuDNN's algorithms per shape first),
+#                       then PyTorch on the same GPU: eager fp32, TF32 and bf16 autocast
+#                       channels-last (75 s), torch.compile (85 s); the comparison table with
+#                       ratios and the physical floor
 #   c. table1   (50 s)  Johnson et al.'s Table 1 on the GPU at 256 and 512 px
 #   d. train    (rest)  train_style_cuda at 256 px, batch 4, with the shipped model's settings
 #                       (models/README.md) for the time left, then its model, loss CSV and a sample
@@ -189,10 +190,10 @@ for bin in "$B"/bin/cuda_*_test; do
 done
 
 # b. speed: ours, then PyTorch's variants, then the table.
-step 45 ours "$B/bin/transform_benchmark" --iterations 20 --warmup 3
+step 60 ours "$B/bin/transform_benchmark" --iterations 20 --warmup 3
 step 75 torch_eager python3 "$B/torch_transform_reference.py" --peaks 8192 --variants eager_fp32,eager_tf32,eager_amp_cl \
   --iterations 20 --train-iterations 10 --warmup 3
-step 100 torch_compile python3 "$B/torch_transform_reference.py" --variants compile_fp32,compile_amp_cl \
+step 85 torch_compile python3 "$B/torch_transform_reference.py" --variants compile_fp32,compile_amp_cl \
   --iterations 20 --train-iterations 10 --warmup 3
 {
   echo
