@@ -51,13 +51,13 @@ out="$(cd "$out" && pwd)"
 summary="$out/summary.md"
 
 # The folder holding each library the device supplies: the CUDA toolkit's, or PyTorch's nvidia
-# wheels' (cuDNN 9 is only there on the device).
+# wheels' (cuDNN 9 is only there on the device), whose folders Python is asked for once.
+wheels="$(python3 -c 'import nvidia; print("\n".join(nvidia.__path__))' 2>/dev/null || true)"
 find_lib() {
   local name="$1" dir
-  local dirs=(/usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib)
-  local wheels
-  wheels="$(python3 -c 'import nvidia, sys; print("\n".join(nvidia.__path__))' 2>/dev/null || true)"
-  for dir in "${dirs[@]}"; do [[ -e "$dir/$name" ]] && { echo "$dir"; return; }; done
+  for dir in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib; do
+    [[ -e "$dir/$name" ]] && { echo "$dir"; return; }
+  done
   if [[ -n "$wheels" ]]; then
     while IFS= read -r dir; do
       find "$dir" -name "$name" -printf '%h\n' 2>/dev/null | head -1

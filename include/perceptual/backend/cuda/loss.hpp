@@ -1,10 +1,10 @@
 #pragma once
 // The kernels behind the losses on the GPU, with backend/cpu/loss.hpp's names and meaning: Gram
 // matrices through cuBLAS (strided-batched GEMM over the batch, on the backend's stream; float
-// for bf16 features),
-// squared distances with a broadcast batch and squared total variation. Sums are accumulated in
-// double, one partial per block, added on the host in block order: deterministic. Includes
-// pointwise.hpp, whose scale() the style loss uses. Contains kernels: include from .cu files.
+// for bf16 features), squared distances with a broadcast batch and squared total variation. Sums
+// are accumulated in double, one partial per block, added on the host in block order:
+// deterministic. Includes pointwise.hpp, whose scale() the style loss uses. Contains kernels:
+// include from .cu files.
 #if !defined(__CUDACC__)
 #error "perceptual/backend/cuda/loss.hpp has CUDA kernels: include it from a .cu file compiled by nvcc"
 #endif
