@@ -62,7 +62,10 @@ TEST_CASE("transform_benchmark_cpu times each stylisation size and the training 
   for (const auto& row : found) {
     CHECK(row.variant == "fp32");
     CHECK(row.ms > 0);
-    CHECK(std::abs(row.images_per_s - 1000.0 * row.batch / row.ms) <= 0.051);  // printed to 0.1
+    // images/s is printed to 0.1 and ms to 0.001: recomputed from the printed ms, images/s may be
+    // off by 0.05 plus what ms's rounding (0.0005) moves 1000 * batch / ms by.
+    const double ms_rounding = 1000.0 * row.batch * 0.0005 / (row.ms * (row.ms - 0.0005));
+    CHECK(std::abs(row.images_per_s - 1000.0 * row.batch / row.ms) <= 0.05 + ms_rounding + 1e-9);
   }
 }
 
