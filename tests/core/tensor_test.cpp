@@ -83,3 +83,34 @@ TEST_CASE("channel_affine applies a per-channel scale and shift") {
   CHECK(y.to_host() == std::vector<double>{2.5, 4.5, 7, 6});
   CHECK_THROWS_AS(channel_affine(Tensor<double, Cpu>({1, 3, 1, 1}), {1.0}, {0.0}), ShapeError);
 }
+
+TEST_CASE("copies are deep; share() is the one alias, and is_shared() tells") {
+  auto a = Tensor<float, Cpu>::from_host({1, 1, 1, 3}, std::vector<float>{1, 2, 3});
+  CHECK_FALSE(a.is_shared());
+  Tensor<float, Cpu> copy = a;
+  copy.data()[0] = 10;
+  CHECK(a.data()[0] == 1);  // a copy never changes the original
+  CHECK_FALSE(a.is_shared());
+  {
+    Tensor<float, Cpu> alias = a.share();
+    CHECK(a.is_shared());
+    CHECK(alias.data() == a.data());
+    alias.data()[1] = 20;
+    CHECK(a.data()[1] == 20);
+    Tensor<float, Cpu> copy_of_alias = alias;  // copying a share is deep again
+    CHECK(copy_of_alias.data() != a.data());
+  }
+  CHECK_FALSE(a.is_shared());  // the share is gone
+}
+
+TEST_CASE("a moved-from tensor is empty, and a tensor asked for uninitialised storage has its shape") {
+  Tensor<float, Cpu> a({1, 2, 3, 4});
+  Tensor<float, Cpu> b = std::move(a);
+  CHECK(b.shape() == Shape4{1, 2, 3, 4});
+  CHECK(a.empty());  // NOLINT(bugprone-use-after-move): the state is specified
+  CHECK(a.data() == nullptr);
+  Tensor<float, Cpu> u({2, 3, 4, 5}, uninitialized);
+  CHECK(u.shape() == Shape4{2, 3, 4, 5});
+  CHECK(u.data() != nullptr);
+  CHECK(Tensor<float, Cpu>({0, 3, 4, 5}, uninitialized).empty());
+}

@@ -2,6 +2,7 @@
 // The CPU backend's tag type and storage: an xtensor container in NCHW order, its memory from
 // the caching HostPool.
 #include <algorithm>
+#include <array>
 #include <cstddef>
 
 #include "perceptual/backend/cpu/allocator.hpp"
@@ -18,10 +19,9 @@ struct Cpu {
    public:
     using storage = xt::xtensor<T, 4, xt::layout_type::row_major, PoolAllocator<T>>;
 
-    explicit buffer(Shape4 s)
-        : data_(std::array<std::size_t, 4>{static_cast<std::size_t>(s.n), static_cast<std::size_t>(s.c),
-                                           static_cast<std::size_t>(s.h), static_cast<std::size_t>(s.w)},
-                T(0)) {}
+    explicit buffer(Shape4 s) : data_(dims(s), T(0)) {}
+    // Unspecified contents (xtensor leaves an array of floats uninitialised): for outputs written in full.
+    buffer(Shape4 s, Uninitialized) : data_(dims(s)) {}
     T* data() { return data_.data(); }
     const T* data() const { return data_.data(); }
     void copy_to_host(T* out) const { std::copy(data_.begin(), data_.end(), out); }
@@ -30,6 +30,10 @@ struct Cpu {
     const storage& xt() const { return data_; }
 
    private:
+    static std::array<std::size_t, 4> dims(Shape4 s) {
+      return {static_cast<std::size_t>(s.n), static_cast<std::size_t>(s.c), static_cast<std::size_t>(s.h),
+              static_cast<std::size_t>(s.w)};
+    }
     storage data_;
   };
 };

@@ -101,7 +101,7 @@ inline void empty_cache() {
 struct Cuda {
   static constexpr const char* name = "cuda";
 
-  // Device storage for a tensor: zero-filled, deep-copied, moved without touching the device.
+  // Device storage for a tensor: zero-filled (unless asked not to), deep-copied, moved without touching the device.
   // An empty buffer allocates nothing and makes no CUDA call, so default-constructed tensors
   // (layer members before their first forward) need no device.
   template <class T>
@@ -111,6 +111,10 @@ struct Cuda {
       if (size_ == 0) return;
       allocate();
       PERCEPTUAL_CUDA_CHECK(cudaMemsetAsync(data_, 0, bytes(), context(device_).stream()));
+    }
+    // Unspecified contents, no memset: for outputs a kernel writes in full.
+    buffer(Shape4 s, Uninitialized) : size_(s.size()) {
+      if (size_ != 0) allocate();
     }
     buffer(const buffer& o) : size_(o.size_) {
       if (size_ == 0) return;
