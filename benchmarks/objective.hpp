@@ -236,6 +236,7 @@ std::vector<std::pair<Tensor<float, B>, double>> feed_forward(const std::string&
   Model<StyleNet, B, float> net;
   load_style_net(net, model, 0);
   std::vector<std::pair<Tensor<float, B>, double>> out;
+  NoGrad no_grad;
   if (!contents.empty()) net.forward(to_backend<B>(contents.front()));  // warm-up: the timings are for information
   for (const auto& image : contents) {
     const auto x = to_backend<B>(image);

@@ -100,6 +100,7 @@ void measure_feed_forward(const SpeedTableOptions& o, std::vector<SizeRow>& rows
     std::fprintf(stderr, "speed_table: feed-forward %dx%d, %d warm-up + %d timed runs\n", row.w, row.h, o.warmup,
                  o.reps);
     row.feed_forward = median_seconds(o.warmup, o.reps, [&] {
+      NoGrad no_grad;
       net.forward(x);
       synchronize();
     });

@@ -103,6 +103,7 @@ int run(const Options& o, const io::SafetensorsFile& file, Load load) {
   net.eval();
   const std::string suffix = o.suffix_given ? o.suffix : "_" + fs::path(o.model).stem().string();
   return examples::transform_images("stylize", o.inputs, o.output_dir, suffix, o.format, [&](const TensorF& image) {
+    NoGrad no_grad;  // inference: the layers keep nothing for backward
     TensorF y;
     if constexpr (std::is_same_v<Net, nets::EngstromNet>)
       y = stylize_engstrom(net, image, o.crop_to_input || o.preserve_colors);

@@ -12,8 +12,10 @@
 // The module (requires / ensures):
 //   forward(x)      requires x.c() == in_channels (else ShapeError naming the layer and sizes);
 //                   ensures the output has out_channels channels and output_size(x.spatial());
-//                   keeps what backward needs.
-//   backward(dy)    requires a forward before it and dy of the forward output's shape; returns
+//                   keeps what backward needs while gradients_enabled() (grad_mode.hpp), by
+//                   sharing storage with x or with its output, so the caller must not change x
+//                   or the output in place while a backward is to come; under NoGrad keeps nothing.
+//   backward(dy)    requires a forward with gradients enabled before it and dy of the forward output's shape; returns
 //                   dL/dx and adds dL/dparam into each parameter's grad (unless frozen).
 //   parameters()    named (value, grad) pairs, names as in weight files ("weight", "0.bias").
 //   train(), eval() the mode (batch norm: batch or running statistics).
@@ -26,6 +28,7 @@
 #include <concepts>
 #include <string>
 
+#include "perceptual/core/grad_mode.hpp"
 #include "perceptual/core/shape.hpp"
 #include "perceptual/core/tensor.hpp"
 
@@ -98,10 +101,12 @@ void initialize_if_any(M& module, Rng& rng) {
   if constexpr (requires { module.initialize(rng); }) module.initialize(rng);
 }
 
-// Throws Error unless a forward pass came before a backward pass.
+// Throws Error unless a forward pass that kept its tensors (gradients enabled) came before a
+// backward pass.
 template <class T, class B>
 void require_forward(const Tensor<T, B>& cached, const std::string& where) {
-  if (cached.empty()) throw Error(where + ": backward called before forward");
+  if (cached.empty())
+    throw Error(where + ": backward called before forward, or after a forward under NoGrad (which keeps nothing)");
 }
 
 }  // namespace perceptual

@@ -16,8 +16,9 @@ struct ReLU {
   class impl : public ModuleBase<B, T> {
    public:
     Tensor<T, B> forward(const Tensor<T, B>& x) {
-      y_ = relu_forward(x);
-      return y_;
+      Tensor<T, B> y = relu_forward(x);
+      y_ = saved_for_backward(y);  // the output: the next layer usually keeps it too, so it is stored once
+      return y;
     }
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       require_forward(y_, name());
@@ -43,7 +44,7 @@ struct ScaledTanh {
   class impl : public ModuleBase<B, T> {
    public:
     Tensor<T, B> forward(const Tensor<T, B>& x) {
-      x_ = x;
+      x_ = saved_for_backward(x);
       return scaled_tanh_forward(x, T(Scale), T(Offset), T(0), T(255));
     }
     Tensor<T, B> backward(const Tensor<T, B>& dy) {

@@ -105,11 +105,25 @@ struct Sequential {
   template <class B, class T>
   class impl {
    public:
+    // Each intermediate is released as soon as the next layer has consumed it (unless that layer
+    // keeps it for backward).
     Tensor<T, B> forward(const Tensor<T, B>& x) {
-      return std::apply([&](auto&... m) { return run_forward(x, m...); }, modules_);
+      return std::apply(
+          [&](auto& first, auto&... rest) {
+            Tensor<T, B> h = first.forward(x);
+            ((h = rest.forward(h)), ...);
+            return h;
+          },
+          modules_);
     }
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
-      return std::apply([&](auto&... m) { return run_backward(dy, m...); }, modules_);
+      constexpr std::size_t n = sizeof...(Ls);
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        Tensor<T, B> g = std::get<n - 1>(modules_).backward(dy);
+        ((g = std::get<n - 2 - I>(modules_).backward(g)), ...);
+        return g;
+      }
+      (std::make_index_sequence<n - 1>{});
     }
     Parameters<T, B> parameters() {
       Parameters<T, B> out;
@@ -139,20 +153,6 @@ struct Sequential {
     }
 
    private:
-    template <class M, class... Ms>
-    static Tensor<T, B> run_forward(const Tensor<T, B>& x, M& m, Ms&... rest) {
-      if constexpr (sizeof...(Ms) == 0)
-        return m.forward(x);
-      else
-        return run_forward(m.forward(x), rest...);
-    }
-    template <class M, class... Ms>
-    static Tensor<T, B> run_backward(const Tensor<T, B>& dy, M& m, Ms&... rest) {
-      if constexpr (sizeof...(Ms) == 0)
-        return m.backward(dy);
-      else
-        return m.backward(run_backward(dy, rest...));
-    }
     template <class F>
     void for_each(F&& f) {
       std::apply([&](auto&... m) { (f(m), ...); }, modules_);
@@ -191,6 +191,7 @@ struct Residual {
     Tensor<T, B> forward(const Tensor<T, B>& x) {
       Tensor<T, B> y = body_.forward(x);
       require_same_shape(x, y, name());
+      if (y.is_shared()) return add(y, x);  // the body's last layer kept its output (ReLU) for backward
       axpy(y, T(1), x);
       return y;
     }

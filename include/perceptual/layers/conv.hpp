@@ -121,8 +121,9 @@ struct Conv2d {
       require_channels(x, In, name());
       plan_ = plan(x.shape().spatial());
       const int r = plan_.reflect;
-      x_ = r > 0 ? reflect_pad(x, r, r, r, r) : x;  // the padded input is what the filter gradient reads
-      Tensor<T, B> y = conv2d_forward(x_, weight_, stride, plan_.pad_top, plan_.pad_left, plan_.out.h, plan_.out.w);
+      const Tensor<T, B> padded = r > 0 ? reflect_pad(x, r, r, r, r) : x.share();
+      x_ = saved_for_backward(padded);  // the padded input is what the filter gradient reads
+      Tensor<T, B> y = conv2d_forward(padded, weight_, stride, plan_.pad_top, plan_.pad_left, plan_.out.h, plan_.out.w);
       if constexpr (has_bias) add_bias(y, bias_);
       return y;
     }
@@ -153,7 +154,7 @@ struct Conv2d {
 
    private:
     Tensor<T, B> weight_, weight_grad_, bias_, bias_grad_;
-    Tensor<T, B> x_;  // the forward input, reflection-padded where the layer reflects
+    Tensor<T, B> x_;  // the forward input (shared), reflection-padded where the layer reflects
     detail::ConvPlan plan_{};
   };
 };
@@ -199,7 +200,7 @@ struct ConvTranspose2d {
     Tensor<T, B> forward(const Tensor<T, B>& x) {
       require_channels(x, In, name());
       plan_ = plan(x.shape().spatial());
-      x_ = x;
+      x_ = saved_for_backward(x);
       Tensor<T, B> y =
           conv2d_backward_data(x, weight_, stride, plan_.pad_top, plan_.pad_left, plan_.out.h, plan_.out.w);
       if constexpr (has_bias) add_bias(y, bias_);

@@ -132,7 +132,7 @@ struct InstanceNorm {
 
     Tensor<T, B> forward(const Tensor<T, B>& x) {
       require_channels(x, C, name());
-      x_ = x;
+      x_ = saved_for_backward(x);
       return instance_norm_forward(x, weight_, bias_, eps, mean_, inv_std_);
     }
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
@@ -187,7 +187,7 @@ struct BatchNorm {
 
     Tensor<T, B> forward(const Tensor<T, B>& x) {
       require_channels(x, C, name());
-      x_ = x;
+      x_ = saved_for_backward(x);
       batch_statistics_ = this->training();
       if (!batch_statistics_) return batch_norm_forward_inference(x, weight_, bias_, running_mean_, running_var_, eps);
       if (x.n() * x.shape().plane() < 2)

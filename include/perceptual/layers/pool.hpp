@@ -36,7 +36,7 @@ struct MaxPool2x2 {
    public:
     Tensor<T, B> forward(const Tensor<T, B>& x) {
       (void)output_size(x.shape().spatial());  // a ShapeError naming the layer, if too small
-      x_ = x;
+      x_ = saved_for_backward(x);
       return max_pool2x2_forward(x);
     }
     // Each gradient goes to its window's maximum (the first, on ties), found again from the input.

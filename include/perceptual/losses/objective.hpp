@@ -93,7 +93,7 @@ class StyleObjective {
       throw ShapeError("StyleObjective: style image " + to_string(style.shape()) + ", expected 1x3xHxW");
     const auto features = forward_with(active_style_, style);
     std::vector<TensorT> list;
-    for (int t : style_taps_) list.push_back(features[t]);
+    for (int t : style_taps_) list.push_back(features[t].share());
     style_target_ = make_style_target(list);
   }
 
@@ -108,7 +108,10 @@ class StyleObjective {
   ObjectiveResult<T, B> evaluate(const TensorT& y) { return run(y, true); }
 
   // The terms only: no VGG backward, no gradient.
-  ObjectiveTerms value(const TensorT& y) { return run(y, false).terms; }
+  ObjectiveTerms value(const TensorT& y) {
+    NoGrad no_grad;
+    return run(y, false).terms;
+  }
 
   Vgg& loss_network() { return vgg_; }
   const StyleObjectiveOptions& options() const { return options_; }
@@ -117,7 +120,9 @@ class StyleObjective {
  private:
   using Active = std::array<bool, VggNet::num_taps>;
 
+  // Targets: no gradient flows into them, so the pass keeps nothing.
   typename Vgg::Features forward_with(const Active& active, const TensorT& x) {
+    NoGrad no_grad;
     vgg_.set_active_taps(active);
     auto features = vgg_.forward(x);
     vgg_.set_active_taps(active_all_);
@@ -150,7 +155,7 @@ class StyleObjective {
       }
     if (style) {
       std::vector<TensorT> f;
-      for (int t : style_taps_) f.push_back(features[t]);
+      for (int t : style_taps_) f.push_back(features[t].share());
       auto s = style_loss(f, style_target_, std::vector<double>(style_taps_.size(), options_.style_weight));
       r.terms.style = s.value;
       if (with_grad)

@@ -99,6 +99,7 @@ class SuperResolver {
     if (lr.c() != 3 || lr.h() < sr_min_input || lr.w() < sr_min_input)
       throw ShapeError("SuperResolver: input " + to_string(lr.shape()) +
                        ", expected Nx3xHxW with H, W >= " + std::to_string(sr_min_input));
+    NoGrad no_grad;
     return std::visit(
         [&](auto& net) -> TensorF {
           if constexpr (std::is_same_v<std::decay_t<decltype(net)>, std::monostate>)

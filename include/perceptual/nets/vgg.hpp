@@ -154,7 +154,7 @@ struct Vgg {
         if (i >= needed) return;
         h = s.forward(h);
         for (int t = 0; t < num_taps; ++t)
-          if (active_[t] && tap_stages[t] == i) out[t] = h;
+          if (active_[t] && tap_stages[t] == i) out[t] = h.share();  // no copy; callers only read features
       });
       return out;
     }

@@ -96,10 +96,11 @@ class SrTrainer {
     return terms;
   }
 
-  // The loss terms of a batch without updating (network in eval mode).
+  // The loss terms of a batch without updating (network in eval mode, no gradients).
   template <class From>
   SrTerms evaluate(const Tensor<float, From>& lr, const Tensor<float, From>& hr) {
     require_pair(lr.shape(), hr.shape());
+    NoGrad no_grad;
     state_.model().eval();
     return loss_and_grad(to_backend<B>(hr), state_.model().forward(to_backend<B>(lr)));
   }
@@ -109,6 +110,7 @@ class SrTrainer {
   template <class From>
   HostTensor upscale(const Tensor<float, From>& lr) {
     require_input(lr.shape());
+    NoGrad no_grad;
     state_.model().eval();
     return to_backend<Cpu>(state_.model().forward(to_backend<B>(lr)));
   }
@@ -164,24 +166,29 @@ class SrTrainer {
                        std::to_string(Factor) + " times the input's size");
   }
 
-  // The loss terms of y = f(x) against the HR batch; leaves dL/dy in dy_.
+  // The loss terms of y = f(x) against the HR batch; leaves dL/dy in dy_ unless under NoGrad.
   SrTerms loss_and_grad(const TensorF& hr, const TensorF& y) {
+    const bool with_grad = gradients_enabled();
     SrTerms terms;
     if (options_.loss == SrLoss::pixel) {
       auto r = losses::pixel_loss(y, hr);
       terms.pixel = r.value;
       dy_ = std::move(r.grad);
     } else {
-      const TensorF target = vgg_.forward(hr)[0];
+      TensorF target;
+      {
+        NoGrad no_grad;
+        target = std::move(vgg_.forward(hr)[0]);
+      }
       const auto features = vgg_.forward(y);
       auto r = losses::feature_loss(features[0], target);
       terms.feature = r.value;
-      dy_ = vgg_.backward({std::move(r.grad)});
+      if (with_grad) dy_ = vgg_.backward({std::move(r.grad)});
     }
     if (options_.tv_weight > 0) {
       auto r = losses::total_variation_loss(y, options_.tv_weight);
       terms.tv = r.value;
-      axpy(dy_, 1.0f, r.grad);
+      if (with_grad) axpy(dy_, 1.0f, r.grad);
     }
     terms.total = terms.pixel + terms.feature + terms.tv;
     return terms;

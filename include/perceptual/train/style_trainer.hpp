@@ -80,18 +80,21 @@ class StyleTrainer {
     return terms;
   }
 
-  // The loss terms of a batch without updating (network in eval mode).
+  // The loss terms of a batch without updating (network in eval mode, no gradients).
   template <class From>
   StyleTerms evaluate(const Tensor<float, From>& batch) {
     const TensorF& x = to_backend<B>(batch);
+    NoGrad no_grad;
     state_.model().eval();
-    return loss_and_grad(x, state_.model().forward(x));
+    objective_.set_content(x);
+    return objective_.value(state_.model().forward(x));
   }
 
   // The network's output for an image of any size (>= 5 px), on the host (what samples are
   // written from): eval mode, cropped back to the input's size (the net gives 4 * ceil(n / 4)).
   template <class From>
   HostTensor stylize(const Tensor<float, From>& image) {
+    NoGrad no_grad;
     state_.model().eval();
     HostTensor y = to_backend<Cpu>(state_.model().forward(to_backend<B>(image)));
     if (y.h() == image.h() && y.w() == image.w()) return y;
