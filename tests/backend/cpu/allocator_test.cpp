@@ -66,3 +66,39 @@ TEST_CASE("A reused block still gives a zero-filled tensor") {
   for (std::size_t i = 0; i < u.size(); ++i) sum += u.data()[i];
   CHECK(sum == 0.0);
 }
+
+TEST_CASE("HostPool serves a request from a cached block up to twice its size, and counts what is in use") {
+  HostPool pool;
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  void* big = pool.allocate(2 * mib);
+  CHECK(pool.in_use_bytes() == 2 * mib);
+  pool.deallocate(big, 2 * mib);
+  CHECK(pool.in_use_bytes() == 0);
+  CHECK(pool.peak_in_use_bytes() == 2 * mib);
+  void* half = pool.allocate(mib);  // the 2 MiB block, not a new one
+  CHECK(half == big);
+  CHECK(pool.in_use_bytes() == 2 * mib);   // counted as the block it holds
+  void* quarter = pool.allocate(mib / 2);  // nothing cached within 2x: a new block
+  CHECK(quarter != big);
+  pool.deallocate(quarter, mib / 2);
+  pool.deallocate(half, mib);
+  CHECK(pool.cached_bytes() == 2 * mib + mib / 2);
+  pool.reset_peak();
+  CHECK(pool.peak_in_use_bytes() == 0);
+}
+
+TEST_CASE("HostPool's cache never makes the blocks held exceed the most ever in use at once") {
+  HostPool pool;
+  constexpr std::size_t mib = std::size_t{1} << 20;
+  void* a = pool.allocate(4 * mib);
+  void* b = pool.allocate(4 * mib);
+  pool.deallocate(a, 4 * mib);
+  pool.deallocate(b, 4 * mib);  // high water 8 MiB, all of it cached
+  CHECK(pool.cached_bytes() == 8 * mib);
+  // A size the cache cannot serve: one cached block goes back to the system to make room.
+  void* c = pool.allocate(mib);
+  CHECK(pool.cached_bytes() == 4 * mib);
+  CHECK(pool.in_use_bytes() + pool.cached_bytes() <= 8 * mib);
+  pool.deallocate(c, mib);
+  CHECK(pool.in_use_bytes() == 0);
+}
