@@ -216,6 +216,56 @@ def run_variant(torch, variant, args, device, style_net, Vgg16):
             opt.step()
         row(variant, "train", s, s, batch, median_ms(torch, step, device, args.warmup, args.train_iterations))
 
+    if args.gatys_size and variant in ("eager_fp32", "eager_tf32"):
+        run_gatys(torch, variant, args, device, Vgg16)
+
+
+def run_gatys(torch, variant, args, device, Vgg16):
+    """transform_benchmark's Gatys row: the training step's objective on one SxS image from white
+    noise, minimised by torch.optim.LBFGS (history 10, no line search, as Johnson's Torch code; one
+    iteration and one evaluation per step()), projected to [0, 255] after each; the row is the time
+    per L-BFGS iteration."""
+    s, n = args.gatys_size, args.gatys_iterations
+    vgg = Vgg16().to(device)
+    for p in vgg.parameters():
+        bound = math.sqrt(6 / p[0].numel()) if p.dim() > 1 else 0.1
+        with torch.no_grad():
+            p.uniform_(-bound, bound)
+
+    def gram(f):
+        _, c, hh, ww = f.shape
+        f = f.reshape(c, hh * ww)
+        return f @ f.t() / (c * hh * ww)
+
+    with torch.no_grad():
+        content_target = vgg(torch.rand(1, 3, s, s, device=device) * 255)[1]
+        style_grams = [gram(f) for f in vgg(torch.rand(1, 3, s, s, device=device) * 255)]
+    evaluations = [0]
+
+    def run():
+        y = (torch.randn(1, 3, s, s, device=device) * 32 + 127.5).clamp(0, 255).requires_grad_(True)
+        opt = torch.optim.LBFGS([y], lr=1, max_iter=1, history_size=10)  # one iteration per step()
+
+        def closure():
+            evaluations[0] += 1
+            opt.zero_grad()
+            f = vgg(y)
+            loss = torch.nn.functional.mse_loss(f[1], content_target)
+            for fi, g in zip(f, style_grams):
+                loss = loss + 5.0 * ((gram(fi) - g) ** 2).sum()
+            loss = loss + 1e-6 * (((y[:, :, 1:, :] - y[:, :, :-1, :]) ** 2).sum() +
+                                  ((y[:, :, :, 1:] - y[:, :, :, :-1]) ** 2).sum())
+            loss.backward()
+            return loss
+        for _ in range(n):
+            opt.step(closure)
+            with torch.no_grad():
+                y.clamp_(0, 255)
+    ms = median_ms(torch, run, device, args.warmup, args.train_iterations)
+    runs = args.warmup + args.train_iterations
+    print(f"# gatys: {evaluations[0] / runs:.1f} objective evaluations per run of {n} L-BFGS iterations", flush=True)
+    row(variant, "gatys", s, s, 1, ms / n)
+
 
 def peaks(torch, device, n):
     """Measured dense GEMM rates in TFLOP/s: the ceilings of the physical floor."""
@@ -303,6 +353,10 @@ def main():
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's)")
     parser.add_argument("--no-stylize", action="store_true")
     parser.add_argument("--no-train", action="store_true")
+    parser.add_argument("--gatys-size", type=int, default=0, metavar="S",
+                        help="also the Gatys baseline at SxS: ms per L-BFGS iteration (eager variants)")
+    parser.add_argument("--gatys-iterations", type=int, default=5, metavar="N",
+                        help="L-BFGS iterations per timed run (default 5)")
     parser.add_argument("--peaks", type=int, default=0, metavar="N", help="also measure N^3 GEMM rates (8192)")
     parser.add_argument("--table", nargs="+", metavar="FILE", help="print the comparison table of these outputs")
     args = parser.parse_args()

@@ -2,7 +2,8 @@
 // Johnson et al.'s style transformation network (random weights) on any backend B: median latency
 // of one stylisation at 256x256, 512x512, 1024x1024 and 1920x1080 (batch 1) after warm-up, and one
 // whole training step (transform net forward/backward, VGG-16 to relu4_3 forward/backward, feature
-// + style + TV losses, Adam; batch 4 at 256x256 by default). Prints one row per measurement in the
+// + style + TV losses, Adam; batch 4 at 256x256 by default), and with --gatys-size one L-BFGS
+// iteration of the Gatys baseline on the same objective. Prints one row per measurement in the
 // format of torch_transform_reference.py, whose --table joins the two programs' outputs.
 // transform_benchmark_main<B> is the whole program; a backend's main() passes its timer (CUDA
 // events on the GPU, the wall clock on the CPU) and the precisions it has.
@@ -19,9 +20,11 @@
 #include "perceptual/core/model.hpp"
 #include "perceptual/core/strings.hpp"
 #include "perceptual/losses/losses.hpp"
+#include "perceptual/losses/objective.hpp"
 #include "perceptual/nets/transform.hpp"
 #include "perceptual/nets/vgg.hpp"
 #include "perceptual/optim/adam.hpp"
+#include "perceptual/optim/lbfgs.hpp"
 
 namespace perceptual::bench {
 
@@ -29,6 +32,7 @@ struct TransformBenchOptions {
   std::vector<Size2> sizes{{256, 256}, {512, 512}, {1024, 1024}, {1080, 1920}};
   std::vector<std::string> precisions{};  // empty: every precision the backend has
   int warmup = 5, iterations = 50, train_iterations = 20, train_batch = 4, train_size = 256;
+  int gatys_size = 0, gatys_iterations = 5;  // 0: no Gatys row
   bool stylize = true, train = true;
 };
 
@@ -47,12 +51,14 @@ inline std::string usage(const std::string& program, const std::vector<std::stri
          join_list(precisions) +
          " (default all)\n"
          "  --iterations N         timed runs per row (default 50; training: 20)\n"
-         "  --train-iterations N   timed training steps (default 20, or --iterations when given)\n"
+         "  --train-iterations N   timed training steps and Gatys runs (default 20, or --iterations when given)\n"
          "  --warmup N             untimed runs first (caches, allocators, cuDNN plans; default 5)\n"
          "  --train-size S         training step image size (default 256)\n"
          "  --train-batch N        training step batch (default 4)\n"
-         "  --no-stylize           only the training step\n"
-         "  --no-train             only the stylisation rows\n";
+         "  --no-stylize           no stylisation rows\n"
+         "  --no-train             no training step\n"
+         "  --gatys-size S         also the Gatys baseline at SxS: ms per L-BFGS iteration (default: no row)\n"
+         "  --gatys-iterations N   L-BFGS iterations per timed run (default 5)\n";
 }
 
 inline int positive(const std::string& option, const std::string& text) {
@@ -107,6 +113,11 @@ inline bool parse(int argc, char** argv, const std::string& program, const std::
       o.stylize = false;
     } else if (a == "--no-train") {
       o.train = false;
+    } else if (a == "--gatys-size") {
+      o.gatys_size = positive(a, value());
+      if (o.gatys_size < 16) throw ArgumentError("--gatys-size: " + std::to_string(o.gatys_size) + " is below 16");
+    } else if (a == "--gatys-iterations") {
+      o.gatys_iterations = positive(a, value());
     } else {
       throw ArgumentError("unknown option " + a + "\n" + usage(program, precisions));
     }
@@ -149,7 +160,12 @@ void bench_stylize(const std::string& variant, const TransformBenchOptions& o, c
   net.initialize(1).eval().set_trainable(false);
   for (Size2 size : o.sizes) {
     const auto x = random_image<T, B>({1, 3, size.h, size.w}, rng);
-    const double ms = median_ms([&] { (void)net.forward(x); }, o.warmup, o.iterations);
+    const double ms = median_ms(
+        [&] {
+          NoGrad no_grad;  // as PyTorch's torch.inference_mode()
+          (void)net.forward(x);
+        },
+        o.warmup, o.iterations);
     print_row(variant, "stylize", size, 1, ms);
   }
 }
@@ -165,7 +181,10 @@ void bench_train(const std::string& variant, const TransformBenchOptions& o, con
   nets::LossNetwork<Vgg, B, T> vgg;
   randomize<T, B>(vgg, rng);
   const int s = o.train_size;
-  const auto style_features = vgg.forward(random_image<T, B>({1, 3, s, s}, rng));
+  const auto style_features = [&] {
+    NoGrad no_grad;
+    return vgg.forward(random_image<T, B>({1, 3, s, s}, rng));
+  }();
   const auto style_target =
       losses::make_style_target(std::vector<Tensor<T, B>>(style_features.begin(), style_features.end()));
   const auto x = random_image<T, B>({o.train_batch, 3, s, s}, rng);
@@ -173,7 +192,10 @@ void bench_train(const std::string& variant, const TransformBenchOptions& o, con
   auto step = [&] {
     net.zero_grad();
     const auto y = net.forward(x);
-    const Tensor<T, B> content_target = vgg.forward(x)[1];
+    const Tensor<T, B> content_target = [&] {
+      NoGrad no_grad;  // as PyTorch's torch.no_grad() around the target
+      return std::move(vgg.forward(x)[1]);
+    }();
     const auto f = vgg.forward(y);
     const auto content = losses::feature_loss(f[1], content_target, 1.0);
     const auto style = losses::style_loss(std::vector<Tensor<T, B>>(f.begin(), f.end()), style_target,
@@ -190,6 +212,45 @@ void bench_train(const std::string& variant, const TransformBenchOptions& o, con
   print_row(variant, "train", {s, s}, o.train_batch, ms);
 }
 
+// The Gatys baseline on the training step's objective (content at relu2_2, style at the four taps,
+// TV) at SxS from white noise: one timed run is gatys_iterations L-BFGS iterations projected to
+// [0, 255] (each one objective evaluation, more when the line search backtracks, and one more at
+// the start); the row is its time per iteration. torch_transform_reference.py --gatys-size runs
+// torch.optim.LBFGS the same way.
+template <class T, class B>
+void bench_gatys(const std::string& variant, const TransformBenchOptions& o, const MedianMs& median_ms) {
+  std::mt19937_64 rng(3);
+  losses::StyleObjective<nets::JohnsonStyleVgg, B, T> objective(
+      {.content_weight = 1.0, .style_weight = 5.0, .tv_weight = 1e-6});
+  randomize<T, B>(objective.loss_network(), rng);
+  const int s = o.gatys_size;
+  objective.set_content(random_image<T, B>({1, 3, s, s}, rng));
+  objective.set_style(random_image<T, B>({1, 3, s, s}, rng));
+  int evaluations = 0, runs = 0;
+  const double ms = median_ms(
+      [&] {
+        Tensor<T, B> y = losses::white_noise_image<T, B>({1, 3, s, s}, 1);
+        optim::LbfgsOptions lo;
+        lo.max_iterations = o.gatys_iterations;
+        lo.lower = 0;
+        lo.upper = 255;
+        optim::minimize(
+            y,
+            [&](const Tensor<T, B>& x, Tensor<T, B>& grad) {
+              ++evaluations;
+              auto r = objective.evaluate(x);
+              grad = std::move(r.grad);
+              return r.terms.total;
+            },
+            lo);
+        ++runs;
+      },
+      o.warmup, o.train_iterations);
+  std::printf("# gatys: %.1f objective evaluations per run of %d L-BFGS iterations\n",
+              static_cast<double>(evaluations) / runs, o.gatys_iterations);
+  print_row(variant, "gatys", {s, s}, 1, ms / o.gatys_iterations);
+}
+
 }  // namespace transform_detail
 
 // Every row of one precision: element type T on backend B.
@@ -197,6 +258,7 @@ template <class T, class B>
 void bench_rows(const std::string& precision, const TransformBenchOptions& o, const MedianMs& median_ms) {
   if (o.stylize) transform_detail::bench_stylize<T, B>(precision, o, median_ms);
   if (o.train) transform_detail::bench_train<T, B>(precision, o, median_ms);
+  if (o.gatys_size > 0) transform_detail::bench_gatys<T, B>(precision, o, median_ms);
 }
 
 // The whole program. `precisions` are those the backend has; `header` names the backend and
