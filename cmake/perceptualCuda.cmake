@@ -61,5 +61,8 @@ if(PERCEPTUAL_CUDA)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20 -Xcompiler=-Wall,-Wextra>)
     target_include_directories(${target} PRIVATE ${PERCEPTUAL_CUDNN_INCLUDE_DIR})
     target_link_libraries(${target} PRIVATE CUDA::cudart_static CUDA::cublas ${PERCEPTUAL_CUDNN_LIBRARY})
+    # A CUDA translation unit convolves on the CPU by im2col only (backend/cpu/conv.hpp): without
+    # --as-needed it would still record oneDNN (40 MB) as needed, and the GPU bundle would carry it.
+    target_link_options(${target} PRIVATE LINKER:--as-needed)
   endfunction()
 endif()

@@ -1,6 +1,7 @@
 # The library's dependencies, found the same way by this project's build and by the installed
 # package's config file: xtensor (CPU tensor), OpenBLAS through CBLAS (im2col GEMM),
-# stb (image files, linked as Debian's libstb), nlohmann_json (safetensors headers).
+# oneDNN (float convolutions), stb (image files, linked as Debian's libstb), nlohmann_json
+# (safetensors headers).
 include(CMakeFindDependencyMacro)
 find_dependency(xtensor)
 find_dependency(nlohmann_json)
@@ -16,4 +17,17 @@ if(NOT TARGET perceptual::stb)
   add_library(perceptual::stb INTERFACE IMPORTED)
   set_target_properties(perceptual::stb PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${PERCEPTUAL_STB_INCLUDE_DIR}"
                                                    INTERFACE_LINK_LIBRARIES "${PERCEPTUAL_STB_LIBRARY}")
+endif()
+# oneDNN by hand rather than its dnnl-config.cmake: Debian's is built with the OpenCL GPU runtime,
+# and that config then requires the OpenCL headers, which the CPU route never uses.
+if(NOT TARGET perceptual::dnnl)
+  find_path(PERCEPTUAL_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+  find_library(PERCEPTUAL_DNNL_LIBRARY dnnl)
+  if(NOT PERCEPTUAL_DNNL_INCLUDE_DIR OR NOT PERCEPTUAL_DNNL_LIBRARY)
+    message(FATAL_ERROR "perceptual: oneDNN was not found; install Debian's libdnnl-dev "
+                        "(scripts/install_deps.sh does it)")
+  endif()
+  add_library(perceptual::dnnl INTERFACE IMPORTED)
+  set_target_properties(perceptual::dnnl PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${PERCEPTUAL_DNNL_INCLUDE_DIR}"
+                                                    INTERFACE_LINK_LIBRARIES "${PERCEPTUAL_DNNL_LIBRARY}")
 endif()

@@ -34,7 +34,8 @@ double direct_conv(const std::vector<T>& x, const std::vector<T>& w, const Case&
 }
 
 // Geometries covering the pointwise shortcut, strides 1-3, asymmetric and oversized padding,
-// outputs that stop short of the input and outputs that read past it.
+// outputs that stop short of the input and outputs that read past it. Float takes oneDNN where it
+// can (conv_route), double im2col: the definition checks both routes.
 const std::vector<Case> cases = {
     {2, 3, 5, 6, 4, 3, 1, 1, 1, 5, 6},  // zero pad 1
     {1, 2, 6, 6, 3, 3, 2, 0, 0, 3, 3},  // TF SAME, stride 2, even size: pad 0 before, 1 after
@@ -44,6 +45,7 @@ const std::vector<Case> cases = {
     {1, 2, 5, 5, 3, 4, 1, 1, 2, 5, 4},  // even kernel, asymmetric padding
     {1, 1, 3, 3, 2, 5, 3, 4, 3, 3, 2},  // padding larger than the kernel's reach
     {1, 2, 8, 7, 2, 3, 1, 0, 0, 6, 5},  // valid
+    {1, 2, 4, 6, 3, 9, 2, 4, 4, 2, 3},  // padding wider than the output: some taps miss every output row
 };
 
 }  // namespace

@@ -1,18 +1,57 @@
 #pragma once
-// Convolution on the CPU as im2col + GEMM, with its two adjoints (data and filter gradients),
-// per-channel bias, and reflection padding. Padding is given as (top, left) plus the output size,
-// so asymmetric padding (TensorFlow's SAME) needs no extra arguments: reads outside the input are
-// zero. Transposed convolutions are built from the same three primitives by the layers.
+// Convolution on the CPU, with its two adjoints (data and filter gradients), per-channel bias, and
+// reflection padding. Padding is given as (top, left) plus the output size, so asymmetric padding
+// (TensorFlow's SAME) needs no extra arguments: reads outside the input are zero. Transposed
+// convolutions are built from the same three primitives by the layers. Two routes: oneDNN
+// (dnnl.hpp) for float, im2col + BLAS GEMM for double and for what oneDNN cannot express or runs
+// slower; conv_route says which, from benchmarks/README.md's table.
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cpu/blas.hpp"
+#include "perceptual/backend/cpu/conv_geometry.hpp"
 #include "perceptual/backend/cpu/tensor.hpp"
 
+// nvcc's front end (CUDA 13.0) aborts with an internal error on oneDNN's C++ header, so a CUDA
+// translation unit, which uses the CPU backend only for host-side data and reference values,
+// convolves on the CPU by im2col alone.
+#if defined(__CUDACC__)
+#define PERCEPTUAL_CPU_ONEDNN 0
+#else
+#define PERCEPTUAL_CPU_ONEDNN 1
+#include "perceptual/backend/cpu/dnnl.hpp"
+#endif
+
 namespace perceptual::cpu {
+
+using detail::ConvOp;
+
+// im2col: im2col + GEMM, any scalar, any geometry. onednn_nchw: oneDNN on the tensors as they are.
+// onednn_blocked: oneDNN in the layouts it picks, with reorders in and out (float only).
+enum class ConvRoute { im2col, onednn_nchw, onednn_blocked };
+
+// The route every call takes, read off benchmarks/README.md ("Convolution: im2col + OpenBLAS against
+// oneDNN"): oneDNN for float, 1.3-7x faster than im2col in most cells, in its blocked layouts
+// (channels in blocks of 16; the reorders in and out pay for themselves), except on an image input
+// (fewer than 16 channels, which blocking pads to 16): forward on NCHW, and backward-data on
+// im2col, which beat both oneDNN layouts by up to 3x there. Double: im2col (oneDNN has no f64).
+template <class T>
+ConvRoute conv_route(ConvOp op, const detail::ConvGeometry& g) {
+  if constexpr (std::same_as<T, float> && PERCEPTUAL_CPU_ONEDNN) {
+#if PERCEPTUAL_CPU_ONEDNN
+    if (!onednn::can_implement(g)) return ConvRoute::im2col;
+#endif
+    if (g.c >= 16 || op == ConvOp::backward_filter) return ConvRoute::onednn_blocked;
+    return op == ConvOp::forward ? ConvRoute::onednn_nchw : ConvRoute::im2col;
+  } else {
+    return ConvRoute::im2col;
+  }
+}
 
 namespace detail {
 
@@ -24,34 +63,22 @@ constexpr int floor_div(int a, int b) {
   return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-// Output positions o in [lo, hi) whose input tap o*stride - pad + k lies inside [0, in).
+// Output positions o in [lo, hi) whose input tap o*stride - pad + k lies inside [0, in); lo <= out
+// even when padding wider than the output puts every tap outside (im2col fills [0, lo) with zeros).
 struct TapRange {
   int lo, hi;
 };
 constexpr TapRange tap_range(int in, int out, int stride, int pad, int k) {
-  const int lo = std::max(0, -floor_div(k - pad, stride));  // ceil((pad - k) / stride)
+  const int lo = std::clamp(-floor_div(k - pad, stride), 0, out);  // ceil((pad - k) / stride)
   const int hi = std::min(out, floor_div(in - 1 + pad - k, stride) + 1);
   return {lo, std::max(lo, hi)};
 }
 
-// Geometry of one convolution, checked once and shared by the three primitives.
-struct ConvGeometry {
-  int n, c, in_h, in_w, o, k, out_h, out_w, stride, pad_top, pad_left;
-
-  int taps() const { return c * k * k; }  // rows of the im2col matrix
-  bool is_pointwise() const {             // 1x1, stride 1, no padding: x is its own im2col matrix
-    return k == 1 && stride == 1 && pad_top == 0 && pad_left == 0 && out_h == in_h && out_w == in_w;
-  }
-  template <class T>
-  int band_rows() const {
-    const std::size_t row_bytes = static_cast<std::size_t>(taps()) * static_cast<std::size_t>(out_w) * sizeof(T);
-    return static_cast<int>(
-        std::clamp<std::size_t>(im2col_budget_bytes / row_bytes, 1, static_cast<std::size_t>(out_h)));
-  }
-};
-
-inline void check_geometry(const ConvGeometry& g, const std::string& where) {
-  checks::conv_geometry(g.stride, g.pad_top, g.pad_left, g.k, g.in_h, g.in_w, g.out_h, g.out_w, where);
+template <class T>
+int band_rows(const ConvGeometry& g) {
+  const std::size_t row_bytes = static_cast<std::size_t>(g.taps()) * static_cast<std::size_t>(g.out_w) * sizeof(T);
+  return static_cast<int>(
+      std::clamp<std::size_t>(im2col_budget_bytes / row_bytes, 1, static_cast<std::size_t>(g.out_h)));
 }
 
 using checks::require_square_filter;
@@ -119,9 +146,154 @@ void col2im_add(const T* col, const ConvGeometry& g, int r0, int r1, T* x) {
 // An uninitialised scratch buffer for one band of the im2col matrix.
 template <class T>
 PoolArray<T> band_buffer(const ConvGeometry& g) {
-  return make_pool_array<T>(static_cast<std::size_t>(g.taps()) * g.band_rows<T>() * g.out_w);
+  return make_pool_array<T>(static_cast<std::size_t>(g.taps()) * band_rows<T>(g) * g.out_w);
 }
 
+// The im2col route on raw NCHW/OIHW memory of g's sizes; each output is overwritten in full.
+template <class T>
+void im2col_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
+  const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
+  const int out_plane = g.out_h * g.out_w;
+  if (g.is_pointwise()) {
+    for (int n = 0; n < g.n; ++n)
+      gemm(false, false, g.o, out_plane, g.c, T(1), w, g.c, x + n * in_plane, out_plane, T(0),
+           y + static_cast<std::size_t>(n) * g.o * out_plane, out_plane);
+    return;
+  }
+  const int band = band_rows<T>(g);
+  auto col = band_buffer<T>(g);
+  for (int n = 0; n < g.n; ++n) {
+    T* yn = y + static_cast<std::size_t>(n) * g.o * out_plane;
+    for (int r0 = 0; r0 < g.out_h; r0 += band) {
+      const int r1 = std::min(g.out_h, r0 + band);
+      const int cols = (r1 - r0) * g.out_w;
+      im2col(x + n * in_plane, g, r0, r1, col.get());
+      // One band of output rows per channel: ldc = out_plane writes it in place.
+      gemm(false, false, g.o, cols, g.taps(), T(1), w, g.taps(), col.get(), cols, T(0), yn + r0 * g.out_w, out_plane);
+    }
+  }
+}
+
+template <class T>
+void im2col_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+  const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
+  const int out_plane = g.out_h * g.out_w;
+  if (g.is_pointwise()) {
+    for (int n = 0; n < g.n; ++n)
+      gemm(true, false, g.c, out_plane, g.o, T(1), w, g.c, dy + static_cast<std::size_t>(n) * g.o * out_plane,
+           out_plane, T(0), dx + n * in_plane, out_plane);
+    return;
+  }
+  std::fill(dx, dx + g.n * in_plane, T(0));  // col2im adds
+  const int band = band_rows<T>(g);
+  auto col = band_buffer<T>(g);
+  for (int n = 0; n < g.n; ++n) {
+    const T* dyn = dy + static_cast<std::size_t>(n) * g.o * out_plane;
+    for (int r0 = 0; r0 < g.out_h; r0 += band) {
+      const int r1 = std::min(g.out_h, r0 + band);
+      const int cols = (r1 - r0) * g.out_w;
+      gemm(true, false, g.taps(), cols, g.o, T(1), w, g.taps(), dyn + r0 * g.out_w, out_plane, T(0), col.get(), cols);
+      col2im_add(col.get(), g, r0, r1, dx + n * in_plane);
+    }
+  }
+}
+
+template <class T>
+void im2col_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
+  const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
+  const int out_plane = g.out_h * g.out_w;
+  if (g.is_pointwise()) {
+    for (int n = 0; n < g.n; ++n)
+      gemm(false, true, g.o, g.c, out_plane, T(1), dy + static_cast<std::size_t>(n) * g.o * out_plane, out_plane,
+           x + n * in_plane, out_plane, n == 0 ? T(0) : T(1), dw, g.c);
+    return;
+  }
+  const int band = band_rows<T>(g);
+  auto col = band_buffer<T>(g);
+  bool first = true;
+  for (int n = 0; n < g.n; ++n) {
+    const T* dyn = dy + static_cast<std::size_t>(n) * g.o * out_plane;
+    for (int r0 = 0; r0 < g.out_h; r0 += band) {
+      const int r1 = std::min(g.out_h, r0 + band);
+      const int cols = (r1 - r0) * g.out_w;
+      im2col(x + n * in_plane, g, r0, r1, col.get());
+      gemm(false, true, g.o, g.taps(), cols, T(1), dyn + r0 * g.out_w, out_plane, col.get(), cols, first ? T(0) : T(1),
+           dw, g.taps());
+      first = false;
+    }
+  }
+}
+
+// Runs op on route (a route oneDNN cannot take is an ArgumentError); in0, in1, out as the public
+// functions below order them: (x, w, y), (dy, w, dx), (x, dy, dw).
+template <class T>
+void convolve(ConvOp op, ConvRoute route, const ConvGeometry& g, const T* in0, const T* in1, T* out) {
+  if (route == ConvRoute::im2col) {
+    if (op == ConvOp::forward) im2col_forward(g, in0, in1, out);
+    if (op == ConvOp::backward_data) im2col_backward_data(g, in0, in1, out);
+    if (op == ConvOp::backward_filter) im2col_backward_filter(g, in0, in1, out);
+    return;
+  }
+#if PERCEPTUAL_CPU_ONEDNN
+  if constexpr (std::same_as<T, float>) {
+    if (onednn::can_implement(g)) {
+      const auto layout = route == ConvRoute::onednn_nchw ? onednn::Layout::plain : onednn::Layout::blocked;
+      if (op == ConvOp::forward) onednn::forward(g, in0, in1, out, layout);
+      if (op == ConvOp::backward_data) onednn::backward_data(g, in0, in1, out, layout);
+      if (op == ConvOp::backward_filter) onednn::backward_filter(g, in0, in1, out, layout);
+      return;
+    }
+  }
+#endif
+  throw ArgumentError("convolution: oneDNN takes float geometries with padding_r + stride > 0 only");
+}
+
+// The public functions with the route given (tests and benchmarks compare routes); nullopt: conv_route's.
+template <class T>
+Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, int stride, int pad_top, int pad_left,
+                              int out_h, int out_w, std::optional<ConvRoute> route) {
+  const std::string where = "conv2d_forward";
+  require_square_filter(w, where);
+  if (x.c() != w.c())
+    throw ShapeError(where + ": input " + to_string(x.shape()) + " has " + std::to_string(x.c()) +
+                     " channels, weight " + to_string(w.shape()) + " expects " + std::to_string(w.c()));
+  const ConvGeometry g{x.n(), x.c(), x.h(), x.w(), w.n(), w.h(), out_h, out_w, stride, pad_top, pad_left};
+  check_geometry(g, where);
+  Tensor<T, Cpu> y({g.n, g.o, out_h, out_w}, uninitialized);
+  convolve(ConvOp::forward, route.value_or(conv_route<T>(ConvOp::forward, g)), g, x.data(), w.data(), y.data());
+  return y;
+}
+
+template <class T>
+Tensor<T, Cpu> conv2d_backward_data(const Tensor<T, Cpu>& dy, const Tensor<T, Cpu>& w, int stride, int pad_top,
+                                    int pad_left, int in_h, int in_w, std::optional<ConvRoute> route) {
+  const std::string where = "conv2d_backward_data";
+  require_square_filter(w, where);
+  if (dy.c() != w.n())
+    throw ShapeError(where + ": gradient " + to_string(dy.shape()) + " has " + std::to_string(dy.c()) +
+                     " channels, weight " + to_string(w.shape()) + " has " + std::to_string(w.n()) + " outputs");
+  const ConvGeometry g{dy.n(), w.c(), in_h, in_w, w.n(), w.h(), dy.h(), dy.w(), stride, pad_top, pad_left};
+  check_geometry(g, where);
+  Tensor<T, Cpu> dx({g.n, g.c, in_h, in_w}, uninitialized);
+  convolve(ConvOp::backward_data, route.value_or(conv_route<T>(ConvOp::backward_data, g)), g, dy.data(), w.data(),
+           dx.data());
+  return dx;
+}
+
+template <class T>
+Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& dy, int stride, int pad_top,
+                                      int pad_left, int k, std::optional<ConvRoute> route) {
+  const std::string where = "conv2d_backward_filter";
+  if (x.n() != dy.n())
+    throw ShapeError(where + ": input " + to_string(x.shape()) + " and gradient " + to_string(dy.shape()) +
+                     " differ in batch size");
+  const ConvGeometry g{x.n(), x.c(), x.h(), x.w(), dy.c(), k, dy.h(), dy.w(), stride, pad_top, pad_left};
+  check_geometry(g, where);
+  Tensor<T, Cpu> dw({g.o, g.c, k, k}, uninitialized);
+  convolve(ConvOp::backward_filter, route.value_or(conv_route<T>(ConvOp::backward_filter, g)), g, x.data(), dy.data(),
+           dw.data());
+  return dw;
+}
 }  // namespace detail
 
 // y[n, o, oy, ox] = sum_{c, ky, kx} w[o, c, ky, kx] * x[n, c, oy*stride - pad_top + ky, ox*stride - pad_left + kx],
@@ -129,37 +301,7 @@ PoolArray<T> band_buffer(const ConvGeometry& g) {
 template <class T>
 Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, int stride, int pad_top, int pad_left,
                               int out_h, int out_w) {
-  const std::string where = "conv2d_forward";
-  detail::require_square_filter(w, where);
-  if (x.c() != w.c())
-    throw ShapeError(where + ": input " + to_string(x.shape()) + " has " + std::to_string(x.c()) +
-                     " channels, weight " + to_string(w.shape()) + " expects " + std::to_string(w.c()));
-  const detail::ConvGeometry g{x.n(), x.c(), x.h(), x.w(), w.n(), w.h(), out_h, out_w, stride, pad_top, pad_left};
-  detail::check_geometry(g, where);
-
-  Tensor<T, Cpu> y({g.n, g.o, out_h, out_w});
-  const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
-  const int out_plane = out_h * out_w;
-  if (g.is_pointwise()) {
-    for (int n = 0; n < g.n; ++n)
-      gemm(false, false, g.o, out_plane, g.c, T(1), w.data(), g.c, x.data() + n * in_plane, out_plane, T(0),
-           y.data() + static_cast<std::size_t>(n) * g.o * out_plane, out_plane);
-    return y;
-  }
-  const int band = g.band_rows<T>();
-  auto col = detail::band_buffer<T>(g);
-  for (int n = 0; n < g.n; ++n) {
-    T* yn = y.data() + static_cast<std::size_t>(n) * g.o * out_plane;
-    for (int r0 = 0; r0 < out_h; r0 += band) {
-      const int r1 = std::min(out_h, r0 + band);
-      const int cols = (r1 - r0) * out_w;
-      detail::im2col(x.data() + n * in_plane, g, r0, r1, col.get());
-      // One band of output rows per channel: ldc = out_plane writes it in place.
-      gemm(false, false, g.o, cols, g.taps(), T(1), w.data(), g.taps(), col.get(), cols, T(0), yn + r0 * out_w,
-           out_plane);
-    }
-  }
-  return y;
+  return detail::conv2d_forward(x, w, stride, pad_top, pad_left, out_h, out_w, std::nullopt);
 }
 
 // The adjoint of conv2d_forward in x: dx (N x C x in_h x in_w) from dy (N x O x out_h x out_w).
@@ -167,37 +309,7 @@ Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, 
 template <class T>
 Tensor<T, Cpu> conv2d_backward_data(const Tensor<T, Cpu>& dy, const Tensor<T, Cpu>& w, int stride, int pad_top,
                                     int pad_left, int in_h, int in_w) {
-  const std::string where = "conv2d_backward_data";
-  detail::require_square_filter(w, where);
-  if (dy.c() != w.n())
-    throw ShapeError(where + ": gradient " + to_string(dy.shape()) + " has " + std::to_string(dy.c()) +
-                     " channels, weight " + to_string(w.shape()) + " has " + std::to_string(w.n()) + " outputs");
-  const detail::ConvGeometry g{dy.n(), w.c(), in_h, in_w, w.n(), w.h(), dy.h(), dy.w(), stride, pad_top, pad_left};
-  detail::check_geometry(g, where);
-
-  Tensor<T, Cpu> dx({g.n, g.c, in_h, in_w});
-  const std::size_t in_plane = static_cast<std::size_t>(g.c) * in_h * in_w;
-  const int out_plane = g.out_h * g.out_w;
-  if (g.is_pointwise()) {
-    for (int n = 0; n < g.n; ++n)
-      gemm(true, false, g.c, out_plane, g.o, T(1), w.data(), g.c,
-           dy.data() + static_cast<std::size_t>(n) * g.o * out_plane, out_plane, T(0), dx.data() + n * in_plane,
-           out_plane);
-    return dx;
-  }
-  const int band = g.band_rows<T>();
-  auto col = detail::band_buffer<T>(g);
-  for (int n = 0; n < g.n; ++n) {
-    const T* dyn = dy.data() + static_cast<std::size_t>(n) * g.o * out_plane;
-    for (int r0 = 0; r0 < g.out_h; r0 += band) {
-      const int r1 = std::min(g.out_h, r0 + band);
-      const int cols = (r1 - r0) * g.out_w;
-      gemm(true, false, g.taps(), cols, g.o, T(1), w.data(), g.taps(), dyn + r0 * g.out_w, out_plane, T(0), col.get(),
-           cols);
-      detail::col2im_add(col.get(), g, r0, r1, dx.data() + n * in_plane);
-    }
-  }
-  return dx;
+  return detail::conv2d_backward_data(dy, w, stride, pad_top, pad_left, in_h, in_w, std::nullopt);
 }
 
 // The adjoint of conv2d_forward in w: dw (O x C x k x k) for one batch, not accumulated into an
@@ -205,37 +317,7 @@ Tensor<T, Cpu> conv2d_backward_data(const Tensor<T, Cpu>& dy, const Tensor<T, Cp
 template <class T>
 Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& dy, int stride, int pad_top,
                                       int pad_left, int k) {
-  const std::string where = "conv2d_backward_filter";
-  if (x.n() != dy.n())
-    throw ShapeError(where + ": input " + to_string(x.shape()) + " and gradient " + to_string(dy.shape()) +
-                     " differ in batch size");
-  const detail::ConvGeometry g{x.n(), x.c(), x.h(), x.w(), dy.c(), k, dy.h(), dy.w(), stride, pad_top, pad_left};
-  detail::check_geometry(g, where);
-
-  Tensor<T, Cpu> dw({g.o, g.c, k, k});
-  const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
-  const int out_plane = g.out_h * g.out_w;
-  if (g.is_pointwise()) {
-    for (int n = 0; n < g.n; ++n)
-      gemm(false, true, g.o, g.c, out_plane, T(1), dy.data() + static_cast<std::size_t>(n) * g.o * out_plane, out_plane,
-           x.data() + n * in_plane, out_plane, n == 0 ? T(0) : T(1), dw.data(), g.c);
-    return dw;
-  }
-  const int band = g.band_rows<T>();
-  auto col = detail::band_buffer<T>(g);
-  bool first = true;
-  for (int n = 0; n < g.n; ++n) {
-    const T* dyn = dy.data() + static_cast<std::size_t>(n) * g.o * out_plane;
-    for (int r0 = 0; r0 < g.out_h; r0 += band) {
-      const int r1 = std::min(g.out_h, r0 + band);
-      const int cols = (r1 - r0) * g.out_w;
-      detail::im2col(x.data() + n * in_plane, g, r0, r1, col.get());
-      gemm(false, true, g.o, g.taps(), cols, T(1), dyn + r0 * g.out_w, out_plane, col.get(), cols, first ? T(0) : T(1),
-           dw.data(), g.taps());
-      first = false;
-    }
-  }
-  return dw;
+  return detail::conv2d_backward_filter(x, dy, stride, pad_top, pad_left, k, std::nullopt);
 }
 
 // y[n, c, :, :] += bias[c]; bias has shape 1 x C x 1 x 1.

@@ -1,0 +1,175 @@
+// The CPU convolution's routes side by side, per convolution of the style transformation network
+// (nets/transform.hpp) and of VGG-16 to relu4_3 (nets/vgg.hpp), per op: im2col + OpenBLAS, oneDNN
+// on NCHW, and oneDNN in its own blocked layouts with reorders in and out. Each route is the code
+// conv2d_forward & co. run (cpu::detail::conv2d_*, route given); conv_route's rule is read off this
+// table (benchmarks/README.md).
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "perceptual/backend/cpu/conv.hpp"
+
+using namespace perceptual;
+using namespace perceptual::cpu;
+
+namespace {
+
+// Median wall times in seconds of each of fs, after one untimed run of each that builds caches,
+// plans and threads. The runs go round-robin (f0, f1, f2, f0, ...), so that load from elsewhere on
+// a shared machine falls on every route alike. max_reps rounds, or as many as fit in about three
+// seconds but at least 3, so that a 1080p 9x9 cell on a slow route does not take minutes.
+std::vector<double> median_seconds(int max_reps, const std::vector<std::function<void()>>& fs) {
+  const auto time = [](const std::function<void()>& f) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  double round = 0;
+  for (const auto& f : fs) round += time(f);
+  const int reps = std::clamp(static_cast<int>(3.0 / round), std::min(3, max_reps), max_reps);
+  std::vector<std::vector<double>> t(fs.size(), std::vector<double>(reps));
+  for (int i = 0; i < reps; ++i)
+    for (std::size_t j = 0; j < fs.size(); ++j) t[j][i] = time(fs[j]);
+  std::vector<double> medians;
+  for (auto& v : t) {
+    std::nth_element(v.begin(), v.begin() + reps / 2, v.end());
+    medians.push_back(v[reps / 2]);
+  }
+  return medians;
+}
+
+Tensor<float, Cpu> random_tensor(Shape4 shape, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1, 1);
+  std::vector<float> v(shape.size());
+  for (auto& e : v) e = dist(rng);
+  return Tensor<float, Cpu>::from_host(shape, v);
+}
+
+struct Shape {
+  std::string set, name;
+  detail::ConvGeometry g;
+};
+
+// A convolution on an input already reflection-padded by (k-1)/2, as Conv2d<..., Reflect> runs it.
+detail::ConvGeometry reflected(int n, int c, int o, int k, int stride, int h, int w) {
+  const int p = (k - 1) / 2;
+  return {n, c, h + 2 * p, w + 2 * p, o, k, (h + 2 * p - k) / stride + 1, (w + 2 * p - k) / stride + 1, stride, 0, 0};
+}
+
+// The adjoint geometry of ConvTranspose2d<in, out, 3, Stride<2>> on an h x w input: a stride-2
+// convolution from the 2h x 2w output back to it, zero padding 1.
+detail::ConvGeometry transposed(int n, int in, int out, int h, int w) {
+  return {n, out, 2 * h, 2 * w, in, 3, h, w, 2, 1, 1};
+}
+
+std::vector<Shape> transform_shapes(const std::string& set, int n, int h, int w) {
+  return {{set, "conv1 9x9 3->32", reflected(n, 3, 32, 9, 1, h, w)},
+          {set, "conv2 3x3 s2 32->64", reflected(n, 32, 64, 3, 2, h, w)},
+          {set, "conv3 3x3 s2 64->128", reflected(n, 64, 128, 3, 2, h / 2, w / 2)},
+          {set, "res 3x3 128->128", reflected(n, 128, 128, 3, 1, h / 4, w / 4)},
+          {set, "deconv1 3x3 s2 128->64", transposed(n, 128, 64, h / 4, w / 4)},
+          {set, "deconv2 3x3 s2 64->32", transposed(n, 64, 32, h / 2, w / 2)},
+          {set, "conv_out 9x9 32->3", reflected(n, 32, 3, 9, 1, h, w)}};
+}
+
+std::vector<Shape> vgg16_shapes(const std::string& set, int n, int s) {
+  const auto conv = [&](const char* name, int c, int o, int size) {
+    return Shape{set, name, {n, c, size, size, o, 3, size, size, 1, 1, 1}};
+  };
+  return {conv("conv1_1 3->64", 3, 64, s),           conv("conv1_2 64->64", 64, 64, s),
+          conv("conv2_1 64->128", 64, 128, s / 2),   conv("conv2_2 128->128", 128, 128, s / 2),
+          conv("conv3_1 128->256", 128, 256, s / 4), conv("conv3_2/3 256->256", 256, 256, s / 4),
+          conv("conv4_1 256->512", 256, 512, s / 8), conv("conv4_2/3 512->512", 512, 512, s / 8)};
+}
+
+const char* op_name(ConvOp op) {
+  return op == ConvOp::forward ? "forward" : op == ConvOp::backward_data ? "backward-data" : "backward-filter";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int reps = 9;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      std::printf(
+          "usage: %s [--reps N] [--only SET]\n"
+          "Milliseconds per float convolution, per op and route (im2col + OpenBLAS; oneDNN on NCHW; oneDNN in its\n"
+          "blocked layouts with reorders), for the style network at 256x256 batch 1 and 4 and at 1920x1080 batch 1,\n"
+          "and VGG-16 to relu4_3 at 256x256 batch 4. Each cell: the median of N runs (default 9), or of as many as\n"
+          "fit in about 3 s but at least 3, after one untimed run; the three routes run in turn.\n"
+          "--only SET: only the rows whose set starts with SET (transform, vgg16).\n",
+          argv[0]);
+      return 0;
+    }
+    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
+      reps = std::atoi(argv[++i]);
+      if (reps < 1) {
+        std::fprintf(stderr, "%s: --reps must be a positive integer\n", argv[0]);
+        return 2;
+      }
+      continue;
+    }
+    if (!std::strcmp(argv[i], "--only") && i + 1 < argc) {
+      only = argv[++i];
+      continue;
+    }
+    std::fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
+    return 2;
+  }
+
+  std::vector<Shape> shapes;
+  for (auto set :
+       {transform_shapes("transform 256x256 n1", 1, 256, 256), transform_shapes("transform 256x256 n4", 4, 256, 256),
+        transform_shapes("transform 1080x1920 n1", 1, 1080, 1920), vgg16_shapes("vgg16 256x256 n4", 4, 256)})
+    for (auto& s : set)
+      if (s.set.starts_with(only)) shapes.push_back(s);
+
+  std::printf("OpenBLAS threads %d (%s), OpenMP threads %d (oneDNN), medians of 3 to %d runs\n\n",
+              openblas_get_num_threads(),
+              openblas_get_parallel() == 2   ? "OpenMP"
+              : openblas_get_parallel() == 1 ? "pthreads"
+                                             : "serial",
+              omp_get_max_threads(), reps);
+  std::printf("| shape | op | im2col ms | oneDNN nchw ms | oneDNN blocked ms | fastest | im2col / fastest oneDNN |\n");
+  std::printf("| --- | --- | ---: | ---: | ---: | --- | ---: |\n");
+  std::mt19937 rng(42);
+  for (const Shape& s : shapes) {
+    const detail::ConvGeometry& g = s.g;
+    const auto x = random_tensor({g.n, g.c, g.in_h, g.in_w}, rng);
+    const auto w = random_tensor({g.o, g.c, g.k, g.k}, rng);
+    const auto dy = random_tensor({g.n, g.o, g.out_h, g.out_w}, rng);
+    for (ConvOp op : {ConvOp::forward, ConvOp::backward_data, ConvOp::backward_filter}) {
+      const ConvRoute routes[3] = {ConvRoute::im2col, ConvRoute::onednn_nchw, ConvRoute::onednn_blocked};
+      std::vector<std::function<void()>> runs;
+      for (ConvRoute route : routes)
+        runs.push_back([&, route] {
+          if (op == ConvOp::forward)
+            detail::conv2d_forward(x, w, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route);
+          if (op == ConvOp::backward_data)
+            detail::conv2d_backward_data(dy, w, g.stride, g.pad_top, g.pad_left, g.in_h, g.in_w, route);
+          if (op == ConvOp::backward_filter)
+            detail::conv2d_backward_filter(x, dy, g.stride, g.pad_top, g.pad_left, g.k, route);
+        });
+      const std::vector<double> seconds = median_seconds(reps, runs);
+      double ms[3];
+      for (int r = 0; r < 3; ++r) ms[r] = 1e3 * seconds[r];
+      const int best = static_cast<int>(std::min_element(ms, ms + 3) - ms);
+      const char* names[3] = {"im2col", "oneDNN nchw", "oneDNN blocked"};
+      std::printf("| %s: %s | %s | %.2f | %.2f | %.2f | %s | %.2fx |\n", s.set.c_str(), s.name.c_str(), op_name(op),
+                  ms[0], ms[1], ms[2], names[best], ms[0] / std::min(ms[1], ms[2]));
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
