@@ -33,13 +33,16 @@ ROWS = [
 
 
 def stylise_formula_bytes(h, w):
-    """(low, high) of our stylisation's peak working set beyond the process's base. The peak is
-    at conv2 (stride 2): the full-size 32-channel ReLU output and its reflection-padded copy,
-    conv2's 64-channel output at a quarter of the pixels and the 3-channel input, all 4-byte
-    floats (332 bytes a pixel), plus the 64 MiB im2col band. High: HostPool may serve conv2's output
-    from a freed full-size block of twice its size (best fit), 128 bytes a pixel more."""
-    band = 64 << 20
-    return 332 * h * w + band, 460 * h * w + band
+    """(low, high) of our stylisation's peak memory beyond the process's base, in bytes. The peak
+    is at conv2 (3x3, stride 2, 32 -> 64 channels, on oneDNN's blocked route), where these 4-byte
+    float tensors are alive at once: the full-size 32-channel ReLU output (128 bytes a pixel), its
+    reflection-padded copy (128) and oneDNN's blocked copy of that (128), conv2's 64-channel
+    output at a quarter of the pixels in the blocked layout and in NCHW (64 + 64), and the
+    3-channel input (12): 524 bytes a pixel; plus 64 MiB that does not grow with the image
+    (oneDNN's kernels and scratch, the weights). High: HostPool may serve conv2's output from a
+    freed full-size block twice its size (best fit), 128 bytes a pixel more."""
+    fixed = 64 << 20
+    return 524 * h * w + fixed, 652 * h * w + fixed
 
 
 def run_measured(command, env):
@@ -93,7 +96,7 @@ def main():
         torch_ms, torch_rss = run_measured(
             [args.python, os.path.join(HERE, "torch_transform_reference.py"), "--device", "cpu", "--threads",
              str(args.threads), "--variants", "eager_fp32"] + common + counts, env)
-        formula = "-"  # base + 332..460 bytes a pixel + 64 MiB, stylisation only
+        formula = "-"  # base + 64 MiB + 524 (to 652) bytes a pixel, stylisation only
         if label.startswith("stylise"):
             w, h = (int(v) for v in label.split()[1].split("x"))
             low, high = stylise_formula_bytes(h, w)
