@@ -1,6 +1,7 @@
 // Runs the built benchmarks/transform_benchmark_cpu program ($PERCEPTUAL_BENCHMARKS_DIR, set by
-// ctest) at tiny sizes: one row per stylisation size and one for the training step, in the
-// format torch_transform_reference.py --table reads, and clear errors for bad options.
+// ctest) at tiny sizes: one row per stylisation size, one for the training step and one for the
+// Gatys baseline, in the format torch_transform_reference.py --table reads, and clear errors for
+// bad options.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -67,6 +68,24 @@ TEST_CASE("transform_benchmark_cpu times each stylisation size and the training 
     const double ms_rounding = 1000.0 * row.batch * 0.0005 / (row.ms * (row.ms - 0.0005));
     CHECK(std::abs(row.images_per_s - 1000.0 * row.batch / row.ms) <= 0.05 + ms_rounding + 1e-9);
   }
+}
+
+TEST_CASE("transform_benchmark_cpu --gatys-size adds a row per L-BFGS iteration of the Gatys baseline") {
+  if (!available()) return;
+  const auto r = testing::run_program(program(),
+                                      "--no-stylize --no-train --gatys-size 16 --gatys-iterations 2 "
+                                      "--train-iterations 1 --warmup 1");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  const auto found = rows(r.output);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].task == "gatys");
+  CHECK(found[0].size == "16x16");
+  CHECK(found[0].ms > 0);
+  CHECK(r.output.find("objective evaluations per run of 2 L-BFGS iterations") != std::string::npos);
+  const auto tiny = testing::run_program(program(), "--gatys-size 8");
+  CHECK(tiny.status != 0);
+  CHECK(tiny.output.find("--gatys-size: 8 is below 16") != std::string::npos);
 }
 
 TEST_CASE("transform_benchmark_cpu rejects impossible options with a message") {
