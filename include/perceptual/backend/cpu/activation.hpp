@@ -10,7 +10,7 @@ namespace perceptual::cpu {
 
 template <class T>
 Tensor<T, Cpu> relu_forward(const Tensor<T, Cpu>& x) {
-  Tensor<T, Cpu> y(x.shape());
+  Tensor<T, Cpu> y(x.shape(), uninitialized);
   y.buffer().xt() = xt::maximum(x.buffer().xt(), T(0));
   return y;
 }
@@ -19,7 +19,7 @@ Tensor<T, Cpu> relu_forward(const Tensor<T, Cpu>& x) {
 template <class T>
 Tensor<T, Cpu> relu_backward(const Tensor<T, Cpu>& y, const Tensor<T, Cpu>& dy) {
   require_same_shape(y, dy, "ReLU backward");
-  Tensor<T, Cpu> dx(y.shape());
+  Tensor<T, Cpu> dx(y.shape(), uninitialized);
   dx.buffer().xt() = xt::where(y.buffer().xt() > T(0), dy.buffer().xt(), T(0));
   return dx;
 }
@@ -27,7 +27,7 @@ Tensor<T, Cpu> relu_backward(const Tensor<T, Cpu>& y, const Tensor<T, Cpu>& dy) 
 // y = clamp(scale * tanh(x) + offset, lo, hi)
 template <class T>
 Tensor<T, Cpu> scaled_tanh_forward(const Tensor<T, Cpu>& x, T scale, T offset, T lo, T hi) {
-  Tensor<T, Cpu> y(x.shape());
+  Tensor<T, Cpu> y(x.shape(), uninitialized);
   const T* px = x.data();
   T* py = y.data();
   for (std::size_t i = 0, n = x.size(); i < n; ++i) py[i] = std::clamp(scale * std::tanh(px[i]) + offset, lo, hi);
@@ -38,7 +38,7 @@ Tensor<T, Cpu> scaled_tanh_forward(const Tensor<T, Cpu>& x, T scale, T offset, T
 template <class T>
 Tensor<T, Cpu> scaled_tanh_backward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& dy, T scale, T offset, T lo, T hi) {
   require_same_shape(x, dy, "ScaledTanh backward");
-  Tensor<T, Cpu> dx(x.shape());
+  Tensor<T, Cpu> dx(x.shape(), uninitialized);
   const T* px = x.data();
   const T* pdy = dy.data();
   T* pdx = dx.data();

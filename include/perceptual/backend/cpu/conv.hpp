@@ -370,7 +370,7 @@ template <class T>
 Tensor<T, Cpu> reflect_pad(const Tensor<T, Cpu>& x, int top, int bottom, int left, int right) {
   detail::require_reflectable(x, top, bottom, left, right, "reflect_pad");
   const int h = x.h(), w = x.w(), ph = h + top + bottom, pw = w + left + right;
-  Tensor<T, Cpu> y({x.n(), x.c(), ph, pw});
+  Tensor<T, Cpu> y({x.n(), x.c(), ph, pw}, uninitialized);
   const T* src = x.data();
   T* dst = y.data();
   for (int p = 0, planes = x.n() * x.c(); p < planes; ++p, src += h * w) {

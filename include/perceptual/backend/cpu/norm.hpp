@@ -103,7 +103,7 @@ Tensor<T, Cpu> instance_norm_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cp
                                      double eps, Tensor<T, Cpu>& save_mean, Tensor<T, Cpu>& save_inv_std) {
   detail::require_norm_parameter(weight, x, "weight", "instance_norm_forward");
   detail::require_norm_parameter(bias, x, "bias", "instance_norm_forward");
-  Tensor<T, Cpu> y(x.shape());
+  Tensor<T, Cpu> y(x.shape(), uninitialized);  // every group is normalised into it
   save_mean = Tensor<T, Cpu>({x.n(), x.c(), 1, 1});
   save_inv_std = Tensor<T, Cpu>({x.n(), x.c(), 1, 1});
   for (int n = 0; n < x.n(); ++n)
@@ -154,7 +154,7 @@ Tensor<T, Cpu> batch_norm_forward_training(const Tensor<T, Cpu>& x, const Tensor
   if (count < 2)
     throw ShapeError("batch_norm_forward_training: input " + to_string(x.shape()) +
                      " has one value per channel, training needs more for a variance");
-  Tensor<T, Cpu> y(x.shape());
+  Tensor<T, Cpu> y(x.shape(), uninitialized);  // every group is normalised into it
   save_mean = Tensor<T, Cpu>({1, x.c(), 1, 1});
   save_inv_std = Tensor<T, Cpu>({1, x.c(), 1, 1});
   for (int c = 0; c < x.c(); ++c) {
@@ -181,7 +181,7 @@ Tensor<T, Cpu> batch_norm_forward_inference(const Tensor<T, Cpu>& x, const Tenso
   detail::require_norm_parameter(bias, x, "bias", "batch_norm_forward_inference");
   detail::require_norm_parameter(running_mean, x, "running_mean", "batch_norm_forward_inference");
   detail::require_norm_parameter(running_var, x, "running_var", "batch_norm_forward_inference");
-  Tensor<T, Cpu> y(x.shape());
+  Tensor<T, Cpu> y(x.shape(), uninitialized);  // every group is normalised into it
   for (int c = 0; c < x.c(); ++c)
     detail::group_normalize(x.data(), y.data(), detail::batch_group(x.shape(), c), running_mean.data()[c],
                             1 / std::sqrt(static_cast<double>(running_var.data()[c]) + eps), weight.data()[c],
