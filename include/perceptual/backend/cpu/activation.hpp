@@ -8,19 +8,37 @@
 
 namespace perceptual::cpu {
 
+// y = max(x, 0) into `y` (x's shape; it may be x itself). NaN gives 0, as on the GPU.
+template <class T>
+void relu_forward(const Tensor<T, Cpu>& x, Tensor<T, Cpu>& y) {
+  require_same_shape(x, y, "ReLU forward");
+  const T* px = x.data();
+  T* py = y.data();
+  for (std::size_t i = 0, n = x.size(); i < n; ++i) py[i] = px[i] > T(0) ? px[i] : T(0);
+}
+
 template <class T>
 Tensor<T, Cpu> relu_forward(const Tensor<T, Cpu>& x) {
   Tensor<T, Cpu> y(x.shape(), uninitialized);
-  y.buffer().xt() = xt::maximum(x.buffer().xt(), T(0));
+  relu_forward(x, y);
   return y;
 }
 
-// dL/dx from the forward output y: dy where y > 0.
+// dL/dx from the forward output y, dy where y > 0, into `dx` (dy's shape; it may be dy itself).
+template <class T>
+void relu_backward(const Tensor<T, Cpu>& y, const Tensor<T, Cpu>& dy, Tensor<T, Cpu>& dx) {
+  require_same_shape(y, dy, "ReLU backward");
+  require_same_shape(dy, dx, "ReLU backward");
+  const T* py = y.data();
+  const T* pdy = dy.data();
+  T* pdx = dx.data();
+  for (std::size_t i = 0, n = y.size(); i < n; ++i) pdx[i] = py[i] > T(0) ? pdy[i] : T(0);
+}
+
 template <class T>
 Tensor<T, Cpu> relu_backward(const Tensor<T, Cpu>& y, const Tensor<T, Cpu>& dy) {
-  require_same_shape(y, dy, "ReLU backward");
-  Tensor<T, Cpu> dx(y.shape(), uninitialized);
-  dx.buffer().xt() = xt::where(y.buffer().xt() > T(0), dy.buffer().xt(), T(0));
+  Tensor<T, Cpu> dx(dy.shape(), uninitialized);
+  relu_backward(y, dy, dx);
   return dx;
 }
 

@@ -57,25 +57,38 @@ __global__ void scaled_tanh_backward_kernel(T* dx, const T* x, const T* dy, std:
 
 }  // namespace detail
 
+// y = max(x, 0) into `y` (x's shape; it may be x itself).
 template <class T>
-Tensor<T, Cuda> relu_forward(const Tensor<T, Cuda>& x) {
-  Tensor<T, Cuda> y(x.shape());
-  if (y.empty()) return y;
+void relu_forward(const Tensor<T, Cuda>& x, Tensor<T, Cuda>& y) {
+  require_same_shape(x, y, "ReLU forward");
+  if (y.empty()) return;
   detail::relu_forward_kernel<<<detail::grid_blocks(x.size()), detail::block_threads, 0, context().stream()>>>(
       y.data(), x.data(), x.size());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
+}
+
+template <class T>
+Tensor<T, Cuda> relu_forward(const Tensor<T, Cuda>& x) {
+  Tensor<T, Cuda> y(x.shape());
+  relu_forward(x, y);
   return y;
 }
 
-// dL/dx from the forward output y: dy where y > 0.
+// dL/dx from the forward output y, dy where y > 0, into `dx` (dy's shape; it may be dy itself).
 template <class T>
-Tensor<T, Cuda> relu_backward(const Tensor<T, Cuda>& y, const Tensor<T, Cuda>& dy) {
+void relu_backward(const Tensor<T, Cuda>& y, const Tensor<T, Cuda>& dy, Tensor<T, Cuda>& dx) {
   require_same_shape(y, dy, "ReLU backward");
-  Tensor<T, Cuda> dx(y.shape());
-  if (dx.empty()) return dx;
+  require_same_shape(dy, dx, "ReLU backward");
+  if (dx.empty()) return;
   detail::relu_backward_kernel<<<detail::grid_blocks(y.size()), detail::block_threads, 0, context().stream()>>>(
       dx.data(), y.data(), dy.data(), y.size());
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
+}
+
+template <class T>
+Tensor<T, Cuda> relu_backward(const Tensor<T, Cuda>& y, const Tensor<T, Cuda>& dy) {
+  Tensor<T, Cuda> dx(dy.shape());
+  relu_backward(y, dy, dx);
   return dx;
 }
 

@@ -24,6 +24,7 @@
 #include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
+#include "perceptual/core/epilogue.hpp"
 
 namespace perceptual::cuda {
 
@@ -186,20 +187,29 @@ struct alignas(sizeof(T) * V) Pack {
 // The apply passes: planes along y (striding past the grid's 65535), V values of a plane per
 // thread and step along x. y = (x - mean) * scale + shift: the mean taken off first, as on the
 // CPU, since x * scale + (shift - mean * scale) loses x's deviation to rounding when |mean| is large.
+// Then the epilogue (core/epilogue.hpp): max(y, 0) where `relu`, + residual where it is not null.
+// y may be x.
 template <int V, class T, class A>
-__global__ void norm_apply_kernel(T* y, const T* x, const A* affine, NormLayout l, std::size_t planes) {
+__global__ void norm_apply_kernel(T* y, const T* x, const A* affine, NormLayout l, std::size_t planes, bool relu,
+                                  const T* residual) {
   using P = Pack<T, V>;
   for (std::size_t q = blockIdx.y; q < planes; q += gridDim.y) {
     const std::size_t g = l.group_of_plane(q);
     const A mean = affine[3 * g], scale = affine[3 * g + 1], shift = affine[3 * g + 2];
     const P* in = reinterpret_cast<const P*>(x + q * l.hw);
+    const P* add = residual ? reinterpret_cast<const P*>(residual + q * l.hw) : nullptr;
     P* out = reinterpret_cast<P*>(y + q * l.hw);
     for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < l.hw / V;
          i += std::size_t{gridDim.x} * blockDim.x) {
       const P a = in[i];
       P b;
 #pragma unroll
-      for (int e = 0; e < V; ++e) b.v[e] = static_cast<T>((static_cast<A>(a.v[e]) - mean) * scale + shift);
+      for (int e = 0; e < V; ++e) {
+        A v = (static_cast<A>(a.v[e]) - mean) * scale + shift;
+        if (relu) v = v > A(0) ? v : A(0);
+        if (add) v += static_cast<A>(add[i].v[e]);
+        b.v[e] = static_cast<T>(v);
+      }
       out[i] = b;
     }
   }
@@ -208,13 +218,17 @@ __global__ void norm_apply_kernel(T* y, const T* x, const A* affine, NormLayout 
 // Batch norm with running statistics: the per-channel affine map, one thread per value.
 template <class T>
 __global__ void norm_inference_kernel(T* y, const T* x, const T* weight, const T* bias, const T* running_mean,
-                                      const T* running_var, double eps, int channels, std::size_t hw, std::size_t n) {
+                                      const T* running_var, double eps, int channels, std::size_t hw, std::size_t n,
+                                      bool relu, const T* residual) {
   for (std::size_t i = blockIdx.x * std::size_t{blockDim.x} + threadIdx.x; i < n;
        i += std::size_t{gridDim.x} * blockDim.x) {
     const int c = static_cast<int>(i / hw % channels);
     const double a = static_cast<double>(weight[c]) / sqrt(static_cast<double>(running_var[c]) + eps);
-    y[i] = static_cast<T>(static_cast<double>(x[i]) * a +
-                          (static_cast<double>(bias[c]) - static_cast<double>(running_mean[c]) * a));
+    double v =
+        static_cast<double>(x[i]) * a + (static_cast<double>(bias[c]) - static_cast<double>(running_mean[c]) * a);
+    if (relu) v = v > 0 ? v : 0;
+    if (residual) v += static_cast<double>(residual[i]);
+    y[i] = static_cast<T>(v);
   }
 }
 
@@ -348,13 +362,20 @@ inline dim3 apply_grid(std::size_t planes, std::size_t steps) {
   return dim3(static_cast<unsigned>(x), y);
 }
 
+// Throws ShapeError unless the output and the epilogue's residual have x's shape.
+template <class T>
+void require_norm_output(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& y, const NormEpilogue<T, Cuda>& e,
+                         const char* where) {
+  require_same_shape(x, y, where);
+  if (e.residual) require_same_shape(x, *e.residual, where);
+}
+
 template <class T, class S>
-Tensor<T, Cuda> norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& bias,
-                             NormLayout l, int groups, double eps, S* save_mean, S* save_inv_std, T* running_mean,
-                             T* running_var, double momentum) {
+void norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& bias, NormLayout l,
+                  int groups, double eps, S* save_mean, S* save_inv_std, T* running_mean, T* running_var,
+                  double momentum, Tensor<T, Cuda>& y, const NormEpilogue<T, Cuda>& epilogue) {
   using A = norm_acc_t<T>;
-  Tensor<T, Cuda> y(x.shape());
-  if (y.empty()) return y;
+  if (y.empty()) return;
   const cudaStream_t stream = context().stream();
   const unsigned chunks = l.chunks();
   const std::size_t blocks = static_cast<std::size_t>(groups) * chunks;
@@ -369,14 +390,14 @@ Tensor<T, Cuda> norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& we
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
   const std::size_t planes = static_cast<std::size_t>(x.n()) * x.c();
   constexpr int V = pack_values<T>;
-  if (packable<T>(l.hw, {x.data(), y.data()}))
-    norm_apply_kernel<V>
-        <<<apply_grid(planes, l.hw / V), block_threads, 0, stream>>>(y.data(), x.data(), affine.data(), l, planes);
+  const T* residual = epilogue.residual ? epilogue.residual->data() : nullptr;
+  if (packable<T>(l.hw, {x.data(), y.data(), residual ? residual : y.data()}))
+    norm_apply_kernel<V><<<apply_grid(planes, l.hw / V), block_threads, 0, stream>>>(
+        y.data(), x.data(), affine.data(), l, planes, epilogue.relu, residual);
   else
-    norm_apply_kernel<1>
-        <<<apply_grid(planes, l.hw), block_threads, 0, stream>>>(y.data(), x.data(), affine.data(), l, planes);
+    norm_apply_kernel<1><<<apply_grid(planes, l.hw), block_threads, 0, stream>>>(y.data(), x.data(), affine.data(), l,
+                                                                                 planes, epilogue.relu, residual);
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
-  return y;
 }
 
 // The shared backward: dx, and the parameter gradients (summed over `samples` groups per
@@ -429,19 +450,29 @@ Tensor<T, Cuda> norm_backward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& d
 
 }  // namespace detail
 
-// Per sample and channel over H and W, biased variance. Writes `save_mean` and `save_inv_std`
-// (N x C x 1 x 1, of type S: T, or float for bf16 as the layers keep them) for
-// instance_norm_backward.
+// Per sample and channel over H and W, biased variance: y = epilogue(norm(x)), into `y` (x's
+// shape; it may be x itself). Writes `save_mean` and `save_inv_std` (N x C x 1 x 1, of type S: T,
+// or float for bf16 as the layers keep them) for instance_norm_backward.
+template <class T, class S>
+void instance_norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& bias,
+                           double eps, Tensor<S, Cuda>& save_mean, Tensor<S, Cuda>& save_inv_std, Tensor<T, Cuda>& y,
+                           const NormEpilogue<T, Cuda>& epilogue) {
+  detail::require_norm_parameter(weight, x, "weight", "instance_norm_forward");
+  detail::require_norm_parameter(bias, x, "bias", "instance_norm_forward");
+  detail::require_norm_output(x, y, epilogue, "instance_norm_forward");
+  save_mean = Tensor<S, Cuda>({x.n(), x.c(), 1, 1});
+  save_inv_std = Tensor<S, Cuda>({x.n(), x.c(), 1, 1});
+  detail::norm_forward(x, weight, bias, detail::instance_layout(x.shape()), x.n() * x.c(), eps, save_mean.data(),
+                       save_inv_std.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr), 0.0, y, epilogue);
+}
+
 template <class T, class S>
 Tensor<T, Cuda> instance_norm_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight,
                                       const Tensor<T, Cuda>& bias, double eps, Tensor<S, Cuda>& save_mean,
                                       Tensor<S, Cuda>& save_inv_std) {
-  detail::require_norm_parameter(weight, x, "weight", "instance_norm_forward");
-  detail::require_norm_parameter(bias, x, "bias", "instance_norm_forward");
-  save_mean = Tensor<S, Cuda>({x.n(), x.c(), 1, 1});
-  save_inv_std = Tensor<S, Cuda>({x.n(), x.c(), 1, 1});
-  return detail::norm_forward(x, weight, bias, detail::instance_layout(x.shape()), x.n() * x.c(), eps, save_mean.data(),
-                              save_inv_std.data(), static_cast<T*>(nullptr), static_cast<T*>(nullptr), 0.0);
+  Tensor<T, Cuda> y(x.shape());
+  instance_norm_forward(x, weight, bias, eps, save_mean, save_inv_std, y, {});
+  return y;
 }
 
 // dL/dx; adds dL/dweight and dL/dbias into `dweight` and `dbias` unless they are nullptr.
@@ -456,44 +487,66 @@ Tensor<T, Cuda> instance_norm_backward(const Tensor<T, Cuda>& x, const Tensor<T,
                                save_mean.data(), save_inv_std.data(), -1.0, true, dweight, dbias);
 }
 
-// Per channel over N, H and W with the batch's biased variance; saves the batch's statistics
-// (1 x C x 1 x 1, of type S as instance_norm_forward's) for batch_norm_backward and moves the
-// running ones towards them by `momentum`, the running variance towards the unbiased batch
-// variance (as PyTorch).
+// Per channel over N, H and W with the batch's biased variance: y = epilogue(norm(x)), into `y`
+// (x's shape; it may be x itself). Saves the batch's statistics (1 x C x 1 x 1, of type S as
+// instance_norm_forward's) for batch_norm_backward and moves the running ones towards them by
+// `momentum`, the running variance towards the unbiased batch variance (as PyTorch).
 template <class T, class S>
-Tensor<T, Cuda> batch_norm_forward_training(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight,
-                                            const Tensor<T, Cuda>& bias, double eps, double momentum,
-                                            Tensor<T, Cuda>& running_mean, Tensor<T, Cuda>& running_var,
-                                            Tensor<S, Cuda>& save_mean, Tensor<S, Cuda>& save_inv_std) {
+void batch_norm_forward_training(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& bias,
+                                 double eps, double momentum, Tensor<T, Cuda>& running_mean,
+                                 Tensor<T, Cuda>& running_var, Tensor<S, Cuda>& save_mean,
+                                 Tensor<S, Cuda>& save_inv_std, Tensor<T, Cuda>& y,
+                                 const NormEpilogue<T, Cuda>& epilogue) {
   detail::require_norm_parameter(weight, x, "weight", "batch_norm_forward_training");
   detail::require_norm_parameter(bias, x, "bias", "batch_norm_forward_training");
   detail::require_norm_parameter(running_mean, x, "running_mean", "batch_norm_forward_training");
   detail::require_norm_parameter(running_var, x, "running_var", "batch_norm_forward_training");
+  detail::require_norm_output(x, y, epilogue, "batch_norm_forward_training");
   const double count = static_cast<double>(x.n()) * static_cast<double>(x.shape().plane());
   if (count < 2)
     throw ShapeError("batch_norm_forward_training: input " + to_string(x.shape()) +
                      " has one value per channel, training needs more for a variance");
   save_mean = Tensor<S, Cuda>({1, x.c(), 1, 1});
   save_inv_std = Tensor<S, Cuda>({1, x.c(), 1, 1});
-  return detail::norm_forward(x, weight, bias, detail::batch_layout(x.shape()), x.c(), eps, save_mean.data(),
-                              save_inv_std.data(), running_mean.data(), running_var.data(), momentum);
+  detail::norm_forward(x, weight, bias, detail::batch_layout(x.shape()), x.c(), eps, save_mean.data(),
+                       save_inv_std.data(), running_mean.data(), running_var.data(), momentum, y, epilogue);
 }
 
-// Per channel with the running statistics: a fixed affine map.
+template <class T, class S>
+Tensor<T, Cuda> batch_norm_forward_training(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight,
+                                            const Tensor<T, Cuda>& bias, double eps, double momentum,
+                                            Tensor<T, Cuda>& running_mean, Tensor<T, Cuda>& running_var,
+                                            Tensor<S, Cuda>& save_mean, Tensor<S, Cuda>& save_inv_std) {
+  Tensor<T, Cuda> y(x.shape());
+  batch_norm_forward_training(x, weight, bias, eps, momentum, running_mean, running_var, save_mean, save_inv_std, y,
+                              {});
+  return y;
+}
+
+// Per channel with the running statistics, a fixed affine map: y = epilogue(norm(x)), into `y`
+// (x's shape; it may be x itself).
 template <class T>
-Tensor<T, Cuda> batch_norm_forward_inference(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight,
-                                             const Tensor<T, Cuda>& bias, const Tensor<T, Cuda>& running_mean,
-                                             const Tensor<T, Cuda>& running_var, double eps) {
+void batch_norm_forward_inference(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight, const Tensor<T, Cuda>& bias,
+                                  const Tensor<T, Cuda>& running_mean, const Tensor<T, Cuda>& running_var, double eps,
+                                  Tensor<T, Cuda>& y, const NormEpilogue<T, Cuda>& epilogue) {
   detail::require_norm_parameter(weight, x, "weight", "batch_norm_forward_inference");
   detail::require_norm_parameter(bias, x, "bias", "batch_norm_forward_inference");
   detail::require_norm_parameter(running_mean, x, "running_mean", "batch_norm_forward_inference");
   detail::require_norm_parameter(running_var, x, "running_var", "batch_norm_forward_inference");
-  Tensor<T, Cuda> y(x.shape());
-  if (y.empty()) return y;
+  detail::require_norm_output(x, y, epilogue, "batch_norm_forward_inference");
+  if (y.empty()) return;
   detail::norm_inference_kernel<<<detail::grid_blocks(y.size()), detail::block_threads, 0, context().stream()>>>(
       y.data(), x.data(), weight.data(), bias.data(), running_mean.data(), running_var.data(), eps, x.c(),
-      x.shape().plane(), y.size());
+      x.shape().plane(), y.size(), epilogue.relu, epilogue.residual ? epilogue.residual->data() : nullptr);
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
+}
+
+template <class T>
+Tensor<T, Cuda> batch_norm_forward_inference(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& weight,
+                                             const Tensor<T, Cuda>& bias, const Tensor<T, Cuda>& running_mean,
+                                             const Tensor<T, Cuda>& running_var, double eps) {
+  Tensor<T, Cuda> y(x.shape());
+  batch_norm_forward_inference(x, weight, bias, running_mean, running_var, eps, y, {});
   return y;
 }
 
