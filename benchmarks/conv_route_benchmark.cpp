@@ -155,7 +155,7 @@ int main(int argc, char** argv) {
       for (ConvRoute route : routes)
         runs.push_back([&, route] {
           if (op == ConvOp::forward)
-            detail::conv2d_forward(x, w, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route);
+            detail::conv2d_forward(x, w, nullptr, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route);
           if (op == ConvOp::backward_data)
             detail::conv2d_backward_data(dy, w, g.stride, g.pad_top, g.pad_left, g.in_h, g.in_w, route);
           if (op == ConvOp::backward_filter)

@@ -100,19 +100,21 @@ double relative_error(const Tensor<float, Cpu>& a, const Tensor<float, Cpu>& b) 
 constexpr double tolerance = 1e-5;
 
 struct Results {
-  Tensor<float, Cpu> y, dx, dw;
+  Tensor<float, Cpu> y, y_bias, dx, dw;  // y_bias: forward with the bias added as it writes
 };
 
 Results run(const detail::ConvGeometry& g, ConvRoute route, const Tensor<float, Cpu>& x, const Tensor<float, Cpu>& w,
-            const Tensor<float, Cpu>& dy) {
-  return {detail::conv2d_forward(x, w, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route),
+            const Tensor<float, Cpu>& bias, const Tensor<float, Cpu>& dy) {
+  return {detail::conv2d_forward(x, w, nullptr, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route),
+          detail::conv2d_forward(x, w, &bias, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route),
           detail::conv2d_backward_data(dy, w, g.stride, g.pad_top, g.pad_left, g.in_h, g.in_w, route),
           detail::conv2d_backward_filter(x, dy, g.stride, g.pad_top, g.pad_left, g.k, route)};
 }
 
 }  // namespace
 
-TEST_CASE("oneDNN's three convolution ops agree with im2col for random geometries, both layouts") {
+TEST_CASE(
+    "oneDNN's three convolution ops, and forward with a bias, agree with im2col for random geometries, both layouts") {
   const auto seed = testing::test_seed();
   INFO("seed " << seed);
   std::mt19937_64 rng(seed);
@@ -127,11 +129,16 @@ TEST_CASE("oneDNN's three convolution ops agree with im2col for random geometrie
           const auto x = testing::random_tensor<float>({g.n, g.c, g.in_h, g.in_w}, rng);
           const auto w = testing::random_tensor<float>({g.o, g.c, g.k, g.k}, rng);
           const auto dy = testing::random_tensor<float>({g.n, g.o, g.out_h, g.out_w}, rng);
-          const Results ref = run(g, ConvRoute::im2col, x, w, dy);
+          const auto bias = testing::random_tensor<float>({1, g.o, 1, 1}, rng);
+          const Results ref = run(g, ConvRoute::im2col, x, w, bias, dy);
+          auto biased = ref.y;
+          add_bias(biased, bias);
+          CHECK(relative_error(ref.y_bias, biased) < tolerance);
           for (ConvRoute route : {ConvRoute::onednn_nchw, ConvRoute::onednn_blocked}) {
             INFO((route == ConvRoute::onednn_nchw ? "nchw" : "blocked"));
-            const Results got = run(g, route, x, w, dy);
+            const Results got = run(g, route, x, w, bias, dy);
             CHECK(relative_error(got.y, ref.y) < tolerance);
+            CHECK(relative_error(got.y_bias, biased) < tolerance);
             CHECK(relative_error(got.dx, ref.dx) < tolerance);
             CHECK(relative_error(got.dw, ref.dw) < tolerance);
           }
@@ -146,8 +153,8 @@ TEST_CASE("the parity check sees a convolution off by one pixel") {
   const detail::ConvGeometry g{2, 3, 9, 7, 4, 3, 9, 7, 1, 1, 1};
   const auto x = testing::random_tensor<float>({g.n, g.c, g.in_h, g.in_w}, rng);
   const auto w = testing::random_tensor<float>({g.o, g.c, g.k, g.k}, rng);
-  const auto ref = detail::conv2d_forward(x, w, 1, 1, 1, g.out_h, g.out_w, ConvRoute::im2col);
-  const auto shifted = detail::conv2d_forward(x, w, 1, 1, 2, g.out_h, g.out_w, ConvRoute::onednn_nchw);
+  const auto ref = detail::conv2d_forward(x, w, nullptr, 1, 1, 1, g.out_h, g.out_w, ConvRoute::im2col);
+  const auto shifted = detail::conv2d_forward(x, w, nullptr, 1, 1, 2, g.out_h, g.out_w, ConvRoute::onednn_nchw);
   CHECK(relative_error(shifted, ref) > 100 * tolerance);
 }
 
@@ -174,9 +181,9 @@ TEST_CASE("float convolutions take oneDNN, double and what oneDNN cannot express
   const auto w = Tensor<float, Cpu>::from_host({1, 1, 3, 3}, std::vector<float>{0, 0, 0, 0, 1, 0, 0, 0, 0});
   // The centre taps: (1,1), (1,5), (5,1), (5,5).
   CHECK(conv2d_forward(x, w, 4, 0, 0, 2, 2).to_host() == std::vector<float>{12, 16, 56, 60});
-  CHECK_THROWS_AS(detail::conv2d_forward(x, w, 4, 0, 0, 2, 2, ConvRoute::onednn_nchw), ArgumentError);
-  CHECK_THROWS_AS(detail::conv2d_forward(Tensor<double, Cpu>({1, 1, 4, 4}), Tensor<double, Cpu>({1, 1, 3, 3}), 1, 1, 1,
-                                         4, 4, ConvRoute::onednn_nchw),
+  CHECK_THROWS_AS(detail::conv2d_forward(x, w, nullptr, 4, 0, 0, 2, 2, ConvRoute::onednn_nchw), ArgumentError);
+  CHECK_THROWS_AS(detail::conv2d_forward(Tensor<double, Cpu>({1, 1, 4, 4}), Tensor<double, Cpu>({1, 1, 3, 3}), nullptr,
+                                         1, 1, 1, 4, 4, ConvRoute::onednn_nchw),
                   ArgumentError);
 }
 
@@ -186,7 +193,7 @@ TEST_CASE("a cached oneDNN primitive serves a second call with new data, and oth
     INFO("size " << size);
     const auto x = testing::random_tensor<float>({1, 4, size, size}, rng);
     const auto w = testing::random_tensor<float>({5, 4, 3, 3}, rng);
-    const auto ref = detail::conv2d_forward(x, w, 1, 1, 1, size, size, ConvRoute::im2col);
+    const auto ref = detail::conv2d_forward(x, w, nullptr, 1, 1, 1, size, size, ConvRoute::im2col);
     CHECK(relative_error(conv2d_forward(x, w, 1, 1, 1, size, size), ref) < tolerance);
   }
 }

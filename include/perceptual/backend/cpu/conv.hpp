@@ -11,10 +11,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cpu/blas.hpp"
 #include "perceptual/backend/cpu/conv_geometry.hpp"
+#include "perceptual/backend/cpu/parallel.hpp"
 #include "perceptual/backend/cpu/tensor.hpp"
 
 // nvcc's front end (CUDA 13.0) aborts with an internal error on oneDNN's C++ header, so a CUDA
@@ -149,15 +151,26 @@ PoolArray<T> band_buffer(const ConvGeometry& g) {
   return make_pool_array<T>(static_cast<std::size_t>(g.taps()) * band_rows<T>(g) * g.out_w);
 }
 
-// The im2col route on raw NCHW/OIHW memory of g's sizes; each output is overwritten in full.
+// Sets `cols` values of each of the g.o output rows starting at y (rows `stride` apart) to the
+// channel's bias, or to 0 without one: the GEMM then adds onto them (beta 1).
 template <class T>
-void im2col_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
+void fill_bias(const ConvGeometry& g, const T* bias, T* y, std::size_t cols, std::size_t stride) {
+  for (int o = 0; o < g.o; ++o, y += stride) std::fill(y, y + cols, bias ? bias[o] : T(0));
+}
+
+// The im2col route on raw NCHW/OIHW memory of g's sizes, plus the bias (g.o values) where it is
+// not null; each output is overwritten in full.
+template <class T>
+void im2col_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
   const int out_plane = g.out_h * g.out_w;
+  const T beta = bias ? T(1) : T(0);
   if (g.is_pointwise()) {
-    for (int n = 0; n < g.n; ++n)
-      gemm(false, false, g.o, out_plane, g.c, T(1), w, g.c, x + n * in_plane, out_plane, T(0),
-           y + static_cast<std::size_t>(n) * g.o * out_plane, out_plane);
+    for (int n = 0; n < g.n; ++n) {
+      T* yn = y + static_cast<std::size_t>(n) * g.o * out_plane;
+      if (bias) fill_bias(g, bias, yn, out_plane, out_plane);
+      gemm(false, false, g.o, out_plane, g.c, T(1), w, g.c, x + n * in_plane, out_plane, beta, yn, out_plane);
+    }
     return;
   }
   const int band = band_rows<T>(g);
@@ -169,7 +182,8 @@ void im2col_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
       const int cols = (r1 - r0) * g.out_w;
       im2col(x + n * in_plane, g, r0, r1, col.get());
       // One band of output rows per channel: ldc = out_plane writes it in place.
-      gemm(false, false, g.o, cols, g.taps(), T(1), w, g.taps(), col.get(), cols, T(0), yn + r0 * g.out_w, out_plane);
+      if (bias) fill_bias(g, bias, yn + r0 * g.out_w, cols, out_plane);
+      gemm(false, false, g.o, cols, g.taps(), T(1), w, g.taps(), col.get(), cols, beta, yn + r0 * g.out_w, out_plane);
     }
   }
 }
@@ -225,11 +239,12 @@ void im2col_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* d
 }
 
 // Runs op on route (a route oneDNN cannot take is an ArgumentError); in0, in1, out as the public
-// functions below order them: (x, w, y), (dy, w, dx), (x, dy, dw).
+// functions below order them: (x, w, y), (dy, w, dx), (x, dy, dw); bias: forward's, or nullptr.
 template <class T>
-void convolve(ConvOp op, ConvRoute route, const ConvGeometry& g, const T* in0, const T* in1, T* out) {
+void convolve(ConvOp op, ConvRoute route, const ConvGeometry& g, const T* in0, const T* in1, T* out,
+              const T* bias = nullptr) {
   if (route == ConvRoute::im2col) {
-    if (op == ConvOp::forward) im2col_forward(g, in0, in1, out);
+    if (op == ConvOp::forward) im2col_forward(g, in0, in1, bias, out);
     if (op == ConvOp::backward_data) im2col_backward_data(g, in0, in1, out);
     if (op == ConvOp::backward_filter) im2col_backward_filter(g, in0, in1, out);
     return;
@@ -238,7 +253,7 @@ void convolve(ConvOp op, ConvRoute route, const ConvGeometry& g, const T* in0, c
   if constexpr (std::same_as<T, float>) {
     if (onednn::can_implement(g)) {
       const auto layout = route == ConvRoute::onednn_nchw ? onednn::Layout::plain : onednn::Layout::blocked;
-      if (op == ConvOp::forward) onednn::forward(g, in0, in1, out, layout);
+      if (op == ConvOp::forward) onednn::forward(g, in0, in1, bias, out, layout);
       if (op == ConvOp::backward_data) onednn::backward_data(g, in0, in1, out, layout);
       if (op == ConvOp::backward_filter) onednn::backward_filter(g, in0, in1, out, layout);
       return;
@@ -248,19 +263,31 @@ void convolve(ConvOp op, ConvRoute route, const ConvGeometry& g, const T* in0, c
   throw ArgumentError("convolution: oneDNN takes float geometries with padding_r + stride > 0 only");
 }
 
-// The public functions with the route given (tests and benchmarks compare routes); nullopt: conv_route's.
+// Throws ShapeError unless `bias` has shape 1 x C x 1 x 1 for an output of C channels.
 template <class T>
-Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, int stride, int pad_top, int pad_left,
+void require_bias(const Tensor<T, Cpu>& bias, int channels, const std::string& where) {
+  if (bias.shape() != Shape4{1, channels, 1, 1})
+    throw ShapeError(where + ": bias " + to_string(bias.shape()) + " for " + std::to_string(channels) +
+                     " output channels, expected 1x" + std::to_string(channels) + "x1x1");
+}
+
+// The public functions with the route given (tests and benchmarks compare routes); nullopt:
+// conv_route's. bias: nullptr, or added as the output is written.
+template <class T>
+Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w,
+                              const std::type_identity_t<Tensor<T, Cpu>>* bias, int stride, int pad_top, int pad_left,
                               int out_h, int out_w, std::optional<ConvRoute> route) {
   const std::string where = "conv2d_forward";
   require_square_filter(w, where);
   if (x.c() != w.c())
     throw ShapeError(where + ": input " + to_string(x.shape()) + " has " + std::to_string(x.c()) +
                      " channels, weight " + to_string(w.shape()) + " expects " + std::to_string(w.c()));
+  if (bias) require_bias(*bias, w.n(), where);
   const ConvGeometry g{x.n(), x.c(), x.h(), x.w(), w.n(), w.h(), out_h, out_w, stride, pad_top, pad_left};
   check_geometry(g, where);
   Tensor<T, Cpu> y({g.n, g.o, out_h, out_w}, uninitialized);
-  convolve(ConvOp::forward, route.value_or(conv_route<T>(ConvOp::forward, g)), g, x.data(), w.data(), y.data());
+  convolve(ConvOp::forward, route.value_or(conv_route<T>(ConvOp::forward, g)), g, x.data(), w.data(), y.data(),
+           bias ? bias->data() : nullptr);
   return y;
 }
 
@@ -301,7 +328,15 @@ Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, C
 template <class T>
 Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, int stride, int pad_top, int pad_left,
                               int out_h, int out_w) {
-  return detail::conv2d_forward(x, w, stride, pad_top, pad_left, out_h, out_w, std::nullopt);
+  return detail::conv2d_forward(x, w, nullptr, stride, pad_top, pad_left, out_h, out_w, std::nullopt);
+}
+
+// The same plus bias[c] (shape 1 x O x 1 x 1) on output channel c, added as the convolution
+// writes its output (oneDNN's bias, or the GEMM's C on im2col) rather than in a pass of its own.
+template <class T>
+Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, const Tensor<T, Cpu>& bias, int stride,
+                              int pad_top, int pad_left, int out_h, int out_w) {
+  return detail::conv2d_forward(x, w, &bias, stride, pad_top, pad_left, out_h, out_w, std::nullopt);
 }
 
 // The adjoint of conv2d_forward in x: dx (N x C x in_h x in_w) from dy (N x O x out_h x out_w).
@@ -323,16 +358,15 @@ Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, C
 // y[n, c, :, :] += bias[c]; bias has shape 1 x C x 1 x 1.
 template <class T>
 void add_bias(Tensor<T, Cpu>& y, const Tensor<T, Cpu>& bias) {
-  if (bias.shape() != Shape4{1, y.c(), 1, 1})
-    throw ShapeError("add_bias: bias " + to_string(bias.shape()) + " for output " + to_string(y.shape()) +
-                     ", expected 1x" + std::to_string(y.c()) + "x1x1");
+  detail::require_bias(bias, y.c(), "add_bias");
   const std::size_t plane = y.shape().plane();
-  T* p = y.data();
-  for (int n = 0; n < y.n(); ++n)
-    for (int c = 0; c < y.c(); ++c, p += plane) {
-      const T b = bias.data()[c];
-      for (std::size_t i = 0; i < plane; ++i) p[i] += b;
-    }
+  const int planes = y.n() * y.c();
+  PERCEPTUAL_PARALLEL_FOR_IF(y.size() >= detail::parallel_grain)
+  for (int q = 0; q < planes; ++q) {
+    T* p = y.data() + static_cast<std::size_t>(q) * plane;
+    const T b = bias.data()[q % y.c()];
+    for (std::size_t i = 0; i < plane; ++i) p[i] += b;
+  }
 }
 
 // The bias gradient: dy summed over batch, height and width, shape 1 x C x 1 x 1.
@@ -340,10 +374,12 @@ template <class T>
 Tensor<T, Cpu> bias_backward(const Tensor<T, Cpu>& dy) {
   Tensor<T, Cpu> db({1, dy.c(), 1, 1});
   const std::size_t plane = dy.shape().plane();
+  PERCEPTUAL_PARALLEL_FOR_IF(dy.size() >= detail::parallel_grain)
   for (int c = 0; c < dy.c(); ++c) {
     double s = 0;  // a 512x512 plane summed in float loses digits
     for (int n = 0; n < dy.n(); ++n) {
       const T* p = dy.data() + (static_cast<std::size_t>(n) * dy.c() + c) * plane;
+      PERCEPTUAL_SIMD_SUM(s)
       for (std::size_t i = 0; i < plane; ++i) s += p[i];
     }
     db.data()[c] = static_cast<T>(s);
@@ -371,9 +407,11 @@ Tensor<T, Cpu> reflect_pad(const Tensor<T, Cpu>& x, int top, int bottom, int lef
   detail::require_reflectable(x, top, bottom, left, right, "reflect_pad");
   const int h = x.h(), w = x.w(), ph = h + top + bottom, pw = w + left + right;
   Tensor<T, Cpu> y({x.n(), x.c(), ph, pw}, uninitialized);
-  const T* src = x.data();
-  T* dst = y.data();
-  for (int p = 0, planes = x.n() * x.c(); p < planes; ++p, src += h * w) {
+  const int planes = x.n() * x.c();
+  PERCEPTUAL_PARALLEL_FOR_IF(y.size() >= detail::parallel_grain)
+  for (int p = 0; p < planes; ++p) {
+    const T* src = x.data() + static_cast<std::size_t>(p) * h * w;
+    T* dst = y.data() + static_cast<std::size_t>(p) * ph * pw;
     for (int i = 0; i < ph; ++i, dst += pw) {
       const T* row = src + detail::reflect_index(i - top, h) * w;
       for (int j = 0; j < left; ++j) dst[j] = row[left - j];

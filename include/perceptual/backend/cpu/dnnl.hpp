@@ -48,6 +48,7 @@ struct PlanKey {
   ConvOp op;
   Layout layout;
   ConvGeometry g;
+  bool bias = false;  // forward only: adds a per-output-channel bias as it writes
   auto operator<=>(const PlanKey&) const = default;
 };
 
@@ -96,9 +97,12 @@ inline std::shared_ptr<const Plan> make_plan(const PlanKey& key) {
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
   auto plan = std::make_shared<Plan>();
-  const dnnl::convolution_forward::primitive_desc fwd(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei, dst, strides, pad_l, pad_r),
-      attr, engine());
+  const auto fwd_desc = key.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei,
+                                                                   memory::desc({g.o}, memory::data_type::f32, tag::x),
+                                                                   dst, strides, pad_l, pad_r)
+                                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei,
+                                                                   dst, strides, pad_l, pad_r);
+  const dnnl::convolution_forward::primitive_desc fwd(fwd_desc, attr, engine());
   switch (key.op) {
     case ConvOp::forward:
       plan->conv = dnnl::convolution_forward(fwd);
@@ -158,8 +162,9 @@ inline std::size_t floats_for(const dnnl::memory::desc& d) {
   return (d.get_size() + sizeof(float) - 1) / sizeof(float);
 }
 
-// Runs the plan on NCHW/OIHW user memory; `out` is overwritten in full.
-inline void execute(const Plan& plan, const float* in0, const float* in1, float* out) {
+// Runs the plan on NCHW/OIHW user memory (and the bias, where the plan has one); `out` is
+// overwritten in full.
+inline void execute(const Plan& plan, const float* in0, const float* in1, float* out, const float* bias = nullptr) {
   const std::array<float*, 3> user_ptrs{const_cast<float*>(in0), const_cast<float*>(in1), out};  // read-only for inputs
   std::array<PoolArray<float>, 4> buffers;  // reordered tensors and the scratchpad, from the pool
   std::array<dnnl::memory, 3> user, inner;
@@ -175,6 +180,10 @@ inline void execute(const Plan& plan, const float* in0, const float* in1, float*
     }
     args.emplace(plan.args[i], inner[i]);
   }
+  if (bias)
+    args.emplace(DNNL_ARG_BIAS, dnnl::memory(dnnl::memory::desc({plan.user[2].dims()[1]}, dnnl::memory::data_type::f32,
+                                                                dnnl::memory::format_tag::x),
+                                             engine(), const_cast<float*>(bias)));
   if (const std::size_t bytes = plan.scratchpad.get_size(); bytes > 0) {
     buffers[3] = make_pool_array<float>(floats_for(plan.scratchpad));
     args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(plan.scratchpad, engine(), buffers[3].get()));
@@ -187,9 +196,10 @@ inline void execute(const Plan& plan, const float* in0, const float* in1, float*
 }  // namespace detail
 
 // requires can_implement(g); the pointers hold NCHW (x, y, dy, dx) and OIHW (w, dw) floats of g's
-// sizes; the output is overwritten in full (dw is this batch's gradient, not accumulated).
-inline void forward(const ConvGeometry& g, const float* x, const float* w, float* y, Layout layout) {
-  detail::execute(*detail::find_plan({ConvOp::forward, layout, g}), x, w, y);
+// sizes, and bias (forward) g.o floats or nullptr; the output is overwritten in full (dw is this
+// batch's gradient, not accumulated).
+inline void forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, Layout layout) {
+  detail::execute(*detail::find_plan({ConvOp::forward, layout, g, bias != nullptr}), x, w, y, bias);
 }
 inline void backward_data(const ConvGeometry& g, const float* dy, const float* w, float* dx, Layout layout) {
   detail::execute(*detail::find_plan({ConvOp::backward_data, layout, g}), dy, w, dx);

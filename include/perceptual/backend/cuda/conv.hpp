@@ -193,6 +193,16 @@ void add_bias(Tensor<T, Cuda>& y, const Tensor<T, Cuda>& bias) {
   PERCEPTUAL_CUDA_CHECK_LAUNCH();
 }
 
+// conv2d_forward plus bias[c] (shape 1 x O x 1 x 1) on output channel c: the CPU backend's fused
+// form, here the convolution and then add_bias (cuDNN's fused bias needs its activation too).
+template <class T>
+Tensor<T, Cuda> conv2d_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& w, const Tensor<T, Cuda>& bias,
+                               int stride, int pad_top, int pad_left, int out_h, int out_w) {
+  Tensor<T, Cuda> y = conv2d_forward(x, w, stride, pad_top, pad_left, out_h, out_w);
+  add_bias(y, bias);
+  return y;
+}
+
 // The bias gradient: dy summed over batch, height and width, shape 1 x C x 1 x 1.
 template <class T>
 Tensor<T, Cuda> bias_backward(const Tensor<T, Cuda>& dy) {
