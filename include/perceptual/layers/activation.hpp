@@ -1,6 +1,7 @@
 #pragma once
 // Pointwise activations: ReLU, and ScaledTanh that maps activations to pixel values in [0, 255].
 #include <string>
+#include <utility>
 
 #include "perceptual/core/concepts.hpp"
 
@@ -17,12 +18,34 @@ struct ReLU {
    public:
     Tensor<T, B> forward(const Tensor<T, B>& x) {
       Tensor<T, B> y = relu_forward(x);
-      y_ = saved_for_backward(y);  // the output: the next layer usually keeps it too, so it is stored once
+      keep_output(y);
       return y;
     }
+    // A temporary that nothing else holds is overwritten: no second buffer.
+    Tensor<T, B> forward(Tensor<T, B>&& x) {
+      if (x.is_shared()) return forward(std::as_const(x));
+      Tensor<T, B> y = std::move(x);
+      relu_forward(y, y);
+      keep_output(y);
+      return y;
+    }
+    // Keeps y for backward as forward does, where a normalisation applied this ReLU in its own pass
+    // (NormEpilogue; layers/compose.hpp fuses them).
+    void keep_output(const Tensor<T, B>& y) {
+      y_ = saved_for_backward(y);  // the output: the next layer usually keeps it too, so it is stored once
+    }
+
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       require_forward(y_, name());
       return relu_backward(y_, dy);
+    }
+    // A temporary gradient that nothing else holds becomes dx.
+    Tensor<T, B> backward(Tensor<T, B>&& dy) {
+      if (dy.is_shared()) return backward(std::as_const(dy));
+      require_forward(y_, name());
+      Tensor<T, B> dx = std::move(dy);
+      relu_backward(y_, dx, dx);
+      return dx;
     }
 
    private:

@@ -8,9 +8,11 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include "perceptual/core/concepts.hpp"
+#include "perceptual/core/epilogue.hpp"
 
 namespace perceptual::layers {
 
@@ -77,6 +79,17 @@ constexpr FixedString<N> pass_name(const FixedString<N>& name) {
 template <class L>
 struct is_named : std::false_type {};
 
+// A module that applies a NormEpilogue to its output (the normalisations), and one that can keep
+// an output computed for it (ReLU, fused into the normalisation before it).
+template <class M, class B, class T>
+concept takes_epilogue = requires(M& m, Tensor<T, B>&& x, const NormEpilogue<T, B>& e) {
+  { m.forward(std::move(x), e) } -> std::same_as<Tensor<T, B>>;
+};
+template <class M, class B, class T>
+concept keeps_output = requires(M& m, const Tensor<T, B>& y) {
+  m.keep_output(y);
+};
+
 // Appends `module`'s parameters to `out`, each name behind `prefix`.
 template <class T, class B, class M>
 void append_parameters(Parameters<T, B>& out, M& module, const std::string& prefix) {
@@ -105,26 +118,16 @@ struct Sequential {
   template <class B, class T>
   class impl {
    public:
-    // Each intermediate is released as soon as the next layer has consumed it (unless that layer
-    // keeps it for backward).
-    Tensor<T, B> forward(const Tensor<T, B>& x) {
-      return std::apply(
-          [&](auto& first, auto&... rest) {
-            Tensor<T, B> h = first.forward(x);
-            ((h = rest.forward(h)), ...);
-            return h;
-          },
-          modules_);
-    }
-    Tensor<T, B> backward(const Tensor<T, B>& dy) {
-      constexpr std::size_t n = sizeof...(Ls);
-      return [&]<std::size_t... I>(std::index_sequence<I...>) {
-        Tensor<T, B> g = std::get<n - 1>(modules_).backward(dy);
-        ((g = std::get<n - 2 - I>(modules_).backward(g)), ...);
-        return g;
-      }
-      (std::make_index_sequence<n - 1>{});
-    }
+    // Each intermediate goes to the next layer as a temporary (which may overwrite it or free it
+    // early) and is released once consumed, unless a layer keeps it for backward. A normalisation
+    // followed by a ReLU computes both in one pass (NormEpilogue).
+    Tensor<T, B> forward(const Tensor<T, B>& x) { return run(x, nullptr); }
+    Tensor<T, B> forward(Tensor<T, B>&& x) { return run(std::move(x), nullptr); }
+    // forward(x) + residual, the add fused into the last layer where that is a normalisation.
+    Tensor<T, B> forward_adding(const Tensor<T, B>& x, const Tensor<T, B>& residual) { return run(x, &residual); }
+
+    Tensor<T, B> backward(const Tensor<T, B>& dy) { return run_backward(dy); }
+    Tensor<T, B> backward(Tensor<T, B>&& dy) { return run_backward(std::move(dy)); }
     Parameters<T, B> parameters() {
       Parameters<T, B> out;
       for_each_indexed([&](auto& m, std::size_t i, auto tag) {
@@ -153,6 +156,62 @@ struct Sequential {
     }
 
    private:
+    using Modules = std::tuple<typename Ls::template impl<B, T>...>;
+    static constexpr std::size_t size = sizeof...(Ls);
+
+    template <class X>
+    Tensor<T, B> run(X&& x, const Tensor<T, B>* residual) {
+      Tensor<T, B> h;
+      bool applied = false;  // the layer at hand was applied by the one before it (a fused ReLU)
+      [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (step<I>(std::forward<X>(x), h, residual, applied), ...);  // only step 0 reads x
+      }
+      (std::index_sequence_for<Ls...>{});
+      if (residual) {                                 // not taken by a normalisation at the end
+        if (h.is_shared()) return add(h, *residual);  // the last layer keeps its output (ReLU) for backward
+        axpy(h, T(1), *residual);
+      }
+      return h;
+    }
+
+    // Layer I on x (the first) or h (the others, as a temporary), into h; sets `residual` to null
+    // once added.
+    template <std::size_t I, class X>
+    void step(X&& x, Tensor<T, B>& h, const Tensor<T, B>*& residual, bool& applied) {
+      if (std::exchange(applied, false)) return;
+      auto& m = std::get<I>(modules_);
+      const auto call = [&](auto&&... epilogue) {
+        if constexpr (I == 0)
+          return m.forward(std::forward<X>(x), epilogue...);
+        else
+          return m.forward(std::move(h), epilogue...);
+      };
+      if constexpr (detail::takes_epilogue<std::tuple_element_t<I, Modules>, B, T>) {
+        if constexpr (I + 1 < size) {
+          if constexpr (detail::keeps_output<std::tuple_element_t<I + 1, Modules>, B, T>) {
+            h = call(NormEpilogue<T, B>{.relu = true});
+            std::get<I + 1>(modules_).keep_output(h);
+            applied = true;
+            return;
+          }
+        } else if (residual) {
+          h = call(NormEpilogue<T, B>{.residual = std::exchange(residual, nullptr)});
+          return;
+        }
+      }
+      h = call();
+    }
+
+    template <class G>
+    Tensor<T, B> run_backward(G&& dy) {
+      return [&]<std::size_t... I>(std::index_sequence<I...>) {
+        Tensor<T, B> g = std::get<size - 1>(modules_).backward(std::forward<G>(dy));
+        ((g = std::get<size - 2 - I>(modules_).backward(std::move(g))), ...);
+        return g;
+      }
+      (std::make_index_sequence<size - 1>{});
+    }
+
     template <class F>
     void for_each(F&& f) {
       std::apply([&](auto&... m) { (f(m), ...); }, modules_);
@@ -165,7 +224,7 @@ struct Sequential {
       (std::index_sequence_for<Ls...>{});
     }
 
-    std::tuple<typename Ls::template impl<B, T>...> modules_;
+    Modules modules_;
   };
 };
 
@@ -188,13 +247,7 @@ struct Residual {
   template <class B, class T>
   class impl {
    public:
-    Tensor<T, B> forward(const Tensor<T, B>& x) {
-      Tensor<T, B> y = body_.forward(x);
-      require_same_shape(x, y, name());
-      if (y.is_shared()) return add(y, x);  // the body's last layer kept its output (ReLU) for backward
-      axpy(y, T(1), x);
-      return y;
-    }
+    Tensor<T, B> forward(const Tensor<T, B>& x) { return body_.forward_adding(x, x); }
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       Tensor<T, B> dx = body_.backward(dy);
       axpy(dx, T(1), dy);
@@ -237,12 +290,12 @@ struct Repeat {
    public:
     Tensor<T, B> forward(const Tensor<T, B>& x) {
       Tensor<T, B> y = modules_[0].forward(x);
-      for (int i = 1; i < N; ++i) y = modules_[i].forward(y);
+      for (int i = 1; i < N; ++i) y = modules_[i].forward(std::move(y));
       return y;
     }
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       Tensor<T, B> dx = modules_[N - 1].backward(dy);
-      for (int i = N - 2; i >= 0; --i) dx = modules_[i].backward(dx);
+      for (int i = N - 2; i >= 0; --i) dx = modules_[i].backward(std::move(dx));
       return dx;
     }
     Parameters<T, B> parameters() {

@@ -7,6 +7,8 @@
 #include <concepts>
 #include <random>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "perceptual/core/concepts.hpp"
@@ -117,26 +119,21 @@ struct Conv2d {
       if constexpr (has_bias) bias_ = bias_grad_ = Tensor<T, B>({1, Out, 1, 1});
     }
 
-    Tensor<T, B> forward(const Tensor<T, B>& x) {
-      require_channels(x, In, name());
-      plan_ = plan(x.shape().spatial());
-      const int r = plan_.reflect;
-      const Tensor<T, B> padded = r > 0 ? reflect_pad(x, r, r, r, r) : x.share();
-      x_ = saved_for_backward(padded);  // the padded input is what the filter gradient reads
-      Tensor<T, B> y = conv2d_forward(padded, weight_, stride, plan_.pad_top, plan_.pad_left, plan_.out.h, plan_.out.w);
-      if constexpr (has_bias) add_bias(y, bias_);
-      return y;
-    }
+    Tensor<T, B> forward(const Tensor<T, B>& x) { return run(x); }
+    // A temporary is freed once reflection-padded, before the convolution's own buffers.
+    Tensor<T, B> forward(Tensor<T, B>&& x) { return run(std::move(x)); }
 
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       require_forward(x_, name());
       detail::require_gradient_shape(dy, {x_.n(), Out, plan_.out.h, plan_.out.w}, name());
+      const int r = plan_.reflect;
       if (this->trainable()) {
-        axpy(weight_grad_, T(1), conv2d_backward_filter(x_, dy, stride, plan_.pad_top, plan_.pad_left, K));
+        const Tensor<T, B> padded = r > 0 ? reflect_pad(x_, r, r, r, r) : x_.share();  // what forward convolved
+        axpy(weight_grad_, T(1), conv2d_backward_filter(padded, dy, stride, plan_.pad_top, plan_.pad_left, K));
         if constexpr (has_bias) axpy(bias_grad_, T(1), bias_backward(dy));
       }
-      Tensor<T, B> dx = conv2d_backward_data(dy, weight_, stride, plan_.pad_top, plan_.pad_left, x_.h(), x_.w());
-      const int r = plan_.reflect;
+      Tensor<T, B> dx =
+          conv2d_backward_data(dy, weight_, stride, plan_.pad_top, plan_.pad_left, x_.h() + 2 * r, x_.w() + 2 * r);
       return r > 0 ? reflect_pad_backward(dx, r, r, r, r) : dx;
     }
 
@@ -153,8 +150,29 @@ struct Conv2d {
     }
 
    private:
+    // Keeps the input itself for backward (shared, so usually stored once with the layer before's
+    // output) and pads it again there: the padded copy lives only for the convolution.
+    template <class X>
+    Tensor<T, B> run(X&& x) {
+      require_channels(x, In, name());
+      plan_ = plan(x.shape().spatial());
+      x_ = saved_for_backward(x);
+      const int r = plan_.reflect;
+      if (r == 0) return convolve(x);
+      const Tensor<T, B> padded = reflect_pad(x, r, r, r, r);
+      if constexpr (!std::is_lvalue_reference_v<X>) x = Tensor<T, B>{};  // given up by the caller
+      return convolve(padded);
+    }
+    Tensor<T, B> convolve(const Tensor<T, B>& padded) {
+      const auto [pad_top, pad_left] = std::pair(plan_.pad_top, plan_.pad_left);
+      if constexpr (has_bias)
+        return conv2d_forward(padded, weight_, bias_, stride, pad_top, pad_left, plan_.out.h, plan_.out.w);
+      else
+        return conv2d_forward(padded, weight_, stride, pad_top, pad_left, plan_.out.h, plan_.out.w);
+    }
+
     Tensor<T, B> weight_, weight_grad_, bias_, bias_grad_;
-    Tensor<T, B> x_;  // the forward input (shared), reflection-padded where the layer reflects
+    Tensor<T, B> x_;  // the forward input (shared), before reflection padding
     detail::ConvPlan plan_{};
   };
 };

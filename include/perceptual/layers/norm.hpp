@@ -5,8 +5,10 @@
 #include <sstream>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "perceptual/core/concepts.hpp"
+#include "perceptual/core/epilogue.hpp"
 
 namespace perceptual::layers {
 
@@ -130,10 +132,18 @@ struct InstanceNorm {
    public:
     impl() { fill(weight_, T(1)); }
 
-    Tensor<T, B> forward(const Tensor<T, B>& x) {
-      require_channels(x, C, name());
-      x_ = saved_for_backward(x);
-      return instance_norm_forward(x, weight_, bias_, eps, mean_, inv_std_);
+    // y = epilogue(norm(x)).
+    Tensor<T, B> forward(const Tensor<T, B>& x, const NormEpilogue<T, B>& epilogue = {}) {
+      Tensor<T, B> y(x.shape(), uninitialized);
+      normalize(x, y, epilogue);
+      return y;
+    }
+    // A temporary that nothing else holds is normalised in place when backward will not read it.
+    Tensor<T, B> forward(Tensor<T, B>&& x, const NormEpilogue<T, B>& epilogue = {}) {
+      if (gradients_enabled() || x.is_shared()) return forward(std::as_const(x), epilogue);
+      Tensor<T, B> y = std::move(x);
+      normalize(y, y, epilogue);
+      return y;
     }
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       require_forward(x_, name());
@@ -150,6 +160,12 @@ struct InstanceNorm {
     }
 
    private:
+    void normalize(const Tensor<T, B>& x, Tensor<T, B>& y, const NormEpilogue<T, B>& epilogue) {
+      require_channels(x, C, name());
+      x_ = saved_for_backward(x);
+      instance_norm_forward(x, weight_, bias_, eps, mean_, inv_std_, y, epilogue);
+    }
+
     // Without affine, weight stays 1 and bias 0, so one kernel serves both.
     Tensor<T, B> weight_{Shape4{1, C, 1, 1}}, bias_{Shape4{1, C, 1, 1}};
     Tensor<T, B> dweight_{Shape4{1, C, 1, 1}}, dbias_{Shape4{1, C, 1, 1}};
@@ -185,16 +201,18 @@ struct BatchNorm {
       fill(running_var_, T(1));
     }
 
-    Tensor<T, B> forward(const Tensor<T, B>& x) {
-      require_channels(x, C, name());
-      x_ = saved_for_backward(x);
-      batch_statistics_ = this->training();
-      if (!batch_statistics_) return batch_norm_forward_inference(x, weight_, bias_, running_mean_, running_var_, eps);
-      if (x.n() * x.shape().plane() < 2)
-        throw ShapeError(name() + ": input " + to_string(x.shape()) +
-                         " has one value per channel; training needs more (or use eval())");
-      return batch_norm_forward_training(x, weight_, bias_, eps, momentum, running_mean_, running_var_, mean_,
-                                         inv_std_);
+    // y = epilogue(norm(x)).
+    Tensor<T, B> forward(const Tensor<T, B>& x, const NormEpilogue<T, B>& epilogue = {}) {
+      Tensor<T, B> y(x.shape(), uninitialized);
+      normalize(x, y, epilogue);
+      return y;
+    }
+    // A temporary that nothing else holds is normalised in place when backward will not read it.
+    Tensor<T, B> forward(Tensor<T, B>&& x, const NormEpilogue<T, B>& epilogue = {}) {
+      if (gradients_enabled() || x.is_shared()) return forward(std::as_const(x), epilogue);
+      Tensor<T, B> y = std::move(x);
+      normalize(y, y, epilogue);
+      return y;
     }
     // Follows the mode of the forward pass before it.
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
@@ -216,6 +234,19 @@ struct BatchNorm {
     }
 
    private:
+    void normalize(const Tensor<T, B>& x, Tensor<T, B>& y, const NormEpilogue<T, B>& epilogue) {
+      require_channels(x, C, name());
+      x_ = saved_for_backward(x);
+      batch_statistics_ = this->training();
+      if (!batch_statistics_)
+        return batch_norm_forward_inference(x, weight_, bias_, running_mean_, running_var_, eps, y, epilogue);
+      if (x.n() * x.shape().plane() < 2)
+        throw ShapeError(name() + ": input " + to_string(x.shape()) +
+                         " has one value per channel; training needs more (or use eval())");
+      batch_norm_forward_training(x, weight_, bias_, eps, momentum, running_mean_, running_var_, mean_, inv_std_, y,
+                                  epilogue);
+    }
+
     Tensor<T, B> weight_{Shape4{1, C, 1, 1}}, bias_{Shape4{1, C, 1, 1}};
     Tensor<T, B> dweight_{Shape4{1, C, 1, 1}}, dbias_{Shape4{1, C, 1, 1}};
     Tensor<T, B> running_mean_{Shape4{1, C, 1, 1}}, running_var_{Shape4{1, C, 1, 1}};

@@ -152,7 +152,7 @@ struct Vgg {
       const int needed = stages_needed();
       for_each_stage([&](auto& s, int i) {
         if (i >= needed) return;
-        h = s.forward(h);
+        h = s.forward(std::move(h));
         for (int t = 0; t < num_taps; ++t)
           if (active_[t] && tap_stages[t] == i) out[t] = h.share();  // no copy; callers only read features
       });
@@ -172,7 +172,7 @@ struct Vgg {
           else
             axpy(g, T(1), grads[t]);
         }
-        if (!g.empty()) g = s.backward(g);
+        if (!g.empty()) g = s.backward(std::move(g));
       });
       if (g.empty()) throw Error(name() + ": backward needs a gradient at one active tap at least");
       return channel_affine(g, scale_, std::vector<T>(3, T(0)));
