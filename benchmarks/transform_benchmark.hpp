@@ -31,7 +31,7 @@ namespace perceptual::bench {
 struct TransformBenchOptions {
   std::vector<Size2> sizes{{256, 256}, {512, 512}, {1024, 1024}, {1080, 1920}};
   std::vector<std::string> precisions{};  // empty: every precision the backend has
-  int warmup = 5, iterations = 50, train_iterations = 20, train_batch = 4, train_size = 256;
+  int warmup = 5, iterations = 50, train_iterations = 20, train_batch = 4, train_size = 256, batch = 1;
   int gatys_size = 0, gatys_iterations = 5;  // 0: no Gatys row
   bool stylize = true, train = true;
 };
@@ -55,6 +55,7 @@ inline std::string usage(const std::string& program, const std::vector<std::stri
          "  --warmup N             untimed runs first (caches, allocators, cuDNN plans; default 5)\n"
          "  --train-size S         training step image size (default 256)\n"
          "  --train-batch N        training step batch (default 4)\n"
+         "  --batch N              stylisation batch: N images of each size in one pass (default 1)\n"
          "  --no-stylize           no stylisation rows\n"
          "  --no-train             no training step\n"
          "  --gatys-size S         also the Gatys baseline at SxS: ms per L-BFGS iteration (default: no row)\n"
@@ -109,6 +110,8 @@ inline bool parse(int argc, char** argv, const std::string& program, const std::
         throw ArgumentError("--train-size: " + std::to_string(o.train_size) + " is not a multiple of 4 from 16");
     } else if (a == "--train-batch") {
       o.train_batch = positive(a, value());
+    } else if (a == "--batch") {
+      o.batch = positive(a, value());
     } else if (a == "--no-stylize") {
       o.stylize = false;
     } else if (a == "--no-train") {
@@ -159,14 +162,14 @@ void bench_stylize(const std::string& variant, const TransformBenchOptions& o, c
   Model<nets::StyleTransformNet<>, B, T> net;
   net.initialize(1).eval().set_trainable(false);
   for (Size2 size : o.sizes) {
-    const auto x = random_image<T, B>({1, 3, size.h, size.w}, rng);
+    const auto x = random_image<T, B>({o.batch, 3, size.h, size.w}, rng);
     const double ms = median_ms(
         [&] {
           NoGrad no_grad;  // as PyTorch's torch.inference_mode()
           (void)net.forward(x);
         },
         o.warmup, o.iterations);
-    print_row(variant, "stylize", size, 1, ms);
+    print_row(variant, "stylize", size, o.batch, ms);
   }
 }
 
