@@ -41,10 +41,11 @@ int run(const Options& o) {
   std::fprintf(stderr, "super_resolve: x%d network (%s norm) from %s\n", f,
                net.info().batch_norm ? "batch" : "instance", o.model.c_str());
   const std::string suffix = o.suffix.empty() ? "_x" + std::to_string(f) : o.suffix;
-  return examples::transform_images("super_resolve", o.inputs, o.output_dir, suffix, o.format, [&](const TensorF& lr) {
-    const TensorF sr = net.upscale(lr);
-    return o.histogram_match ? match_to_bicubic(sr, lr) : sr;
-  });
+  return examples::transform_images("super_resolve", o.inputs, o.output_dir, suffix, o.format, {},
+                                    [&](const TensorF& lr) {
+                                      const TensorF sr = net.upscale(lr);
+                                      return o.histogram_match ? match_to_bicubic(sr, lr) : sr;
+                                    });
 }
 
 }  // namespace

@@ -148,3 +148,41 @@ TEST_CASE("stylize --suffix \"\" writes NAME.png and never replaces an input") {
     CHECK(two.output.find("already written for another input") != std::string::npos);
   }
 }
+
+TEST_CASE("stylize --batch runs consecutive images of one size in one pass, with one pass's results") {
+  if (!available()) return;
+  std::mt19937_64 rng(7);
+  testing::TempDir dir;
+  testing::engstrom::write_file(testing::engstrom::random_weights(rng), dir / "net.safetensors");
+  fs::create_directories(dir / "in");
+  for (const char* name : {"a", "b", "c"}) write_random_image(dir / "in" / (std::string(name) + ".png"), {12, 8}, rng);
+  write_random_image(dir / "in" / "d.png", {9, 15}, rng);
+  const std::string model = "-m " + quoted(dir / "net.safetensors") + " " + quoted(dir / "in") + " -o ";
+
+  const auto one = run(model + quoted(dir / "one") + " --batch 1");
+  const auto two = run(model + quoted(dir / "two") + " --batch 2");
+  INFO(one.output);
+  INFO(two.output);
+  REQUIRE(one.status == 0);
+  REQUIRE(two.status == 0);
+  CHECK(one.output.find("batch of") == std::string::npos);
+  // a and b together; c alone (the batch is full); d alone (another size).
+  CHECK(two.output.find("a_net.png (8x12) in") != std::string::npos);
+  CHECK(two.output.find("(one of a batch of 2") != std::string::npos);
+  const auto c_line = two.output.substr(two.output.find("c.png"));
+  CHECK(c_line.substr(0, c_line.find('\n')).find("batch") == std::string::npos);
+  // --preserve-colors takes each image's own colours, the second of a batch too.
+  REQUIRE(run(model + quoted(dir / "one_colors") + " --batch 1 --preserve-colors").status == 0);
+  REQUIRE(run(model + quoted(dir / "two_colors") + " --batch 2 --preserve-colors").status == 0);
+  for (const std::string folder : {"", "_colors"})
+    for (const char* name : {"a", "b", "c", "d"}) {
+      INFO(name << folder);
+      const TensorF x = io::read_image<float>(dir / ("one" + folder) / (std::string(name) + "_net.png"));
+      const TensorF y = io::read_image<float>(dir / ("two" + folder) / (std::string(name) + "_net.png"));
+      REQUIRE(x.shape() == y.shape());
+      double worst = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, double(std::abs(x.data()[i] - y.data()[i])));
+      CHECK(worst <= 1);  // the same arithmetic up to the order of float sums, truncated to 8 bits
+    }
+  CHECK(run(model + quoted(dir / "bad") + " --batch 0").status != 0);
+}
