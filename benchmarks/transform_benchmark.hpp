@@ -204,9 +204,9 @@ void bench_train(const std::string& variant, const TransformBenchOptions& o, con
     const auto style = losses::style_loss(std::vector<Tensor<T, B>>(f.begin(), f.end()), style_target,
                                           std::vector<double>(Vgg::num_taps, 5.0));
     typename nets::LossNetwork<Vgg, B, T>::Features grads;
-    for (int t = 0; t < Vgg::num_taps; ++t) grads[t] = style.grads[t];
+    for (int t = 0; t < Vgg::num_taps; ++t) grads[t] = std::move(style.grads[t]);
     axpy(grads[1], T(1), content.grad);
-    auto dy = vgg.backward(grads);
+    auto dy = vgg.backward(std::move(grads));
     axpy(dy, T(1), losses::total_variation_loss(y, 1e-6).grad);
     net.backward(dy);
     adam.step();

@@ -109,3 +109,18 @@ TEST_CASE("gradients injected at several taps match finite differences of the in
   };
   testing::compare_entries("dL/dx", x, dx, loss, rng, {.step = 1e-4});
 }
+
+TEST_CASE("backward from gradients given up (an rvalue) gives the same and frees each tap's gradient") {
+  using Net = Vgg16<"relu1_2", "relu2_1">;
+  std::mt19937_64 rng(testing::test_seed());
+  LossNetwork<Net, Cpu, double> vgg;
+  randomize_weights<Net>(vgg, rng);
+  const auto features = vgg.forward(testing::random_tensor<double>({2, 3, 8, 8}, rng, 0, 255));
+  LossNetwork<Net, Cpu, double>::Features r;
+  for (int t = 0; t < Net::num_taps; ++t) r[t] = testing::random_tensor<double>(features[t].shape(), rng);
+  const auto kept = r;
+  const auto dx = vgg.backward(r).to_host();
+  for (int t = 0; t < Net::num_taps; ++t) CHECK(r[t].to_host() == kept[t].to_host());  // read, not changed
+  CHECK(vgg.backward(std::move(r)).to_host() == dx);
+  for (const auto& g : r) CHECK(g.empty());
+}

@@ -141,9 +141,9 @@ class StyleObjective {
     ObjectiveResult<T, B> r;
     const auto features = vgg_.forward(y);
     typename Vgg::Features g;  // d total / d features at each tap; empty counts as zero
-    const auto add = [&](int t, const TensorT& d) {
+    const auto add = [&](int t, TensorT&& d) {
       if (g[t].empty())
-        g[t] = d;
+        g[t] = std::move(d);
       else
         axpy(g[t], T(1), d);
     };
@@ -151,7 +151,7 @@ class StyleObjective {
       for (int t : content_taps_) {
         auto c = feature_loss(features[t], content_features_[t], options_.content_weight);
         r.terms.content += c.value;
-        if (with_grad) add(t, c.grad);
+        if (with_grad) add(t, std::move(c.grad));
       }
     if (style) {
       std::vector<TensorT> f;
@@ -159,9 +159,9 @@ class StyleObjective {
       auto s = style_loss(f, style_target_, std::vector<double>(style_taps_.size(), options_.style_weight));
       r.terms.style = s.value;
       if (with_grad)
-        for (std::size_t i = 0; i < style_taps_.size(); ++i) add(style_taps_[i], s.grads[i]);
+        for (std::size_t i = 0; i < style_taps_.size(); ++i) add(style_taps_[i], std::move(s.grads[i]));
     }
-    if (with_grad) r.grad = vgg_.backward(g);
+    if (with_grad) r.grad = vgg_.backward(std::move(g));  // each tap's gradient freed once used
     if (options_.tv_weight > 0) {
       auto tv = total_variation_loss(y, options_.tv_weight, options_.tv_norm);
       r.terms.tv = tv.value;

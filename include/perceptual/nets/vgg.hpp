@@ -160,23 +160,10 @@ struct Vgg {
     }
 
     // dL/dx (the raw 0..255 input) from dL/d(feature) at each tap; an empty tensor counts as zero.
-    TensorT backward(const Features& grads) {
-      TensorT g;
-      const int needed = stages_needed();
-      for_each_stage_reversed([&](auto& s, int i) {
-        if (i >= needed) return;
-        for (int t = 0; t < num_taps; ++t) {
-          if (!active_[t] || tap_stages[t] != i || grads[t].empty()) continue;
-          if (g.empty())
-            g = grads[t];
-          else
-            axpy(g, T(1), grads[t]);
-        }
-        if (!g.empty()) g = s.backward(std::move(g));
-      });
-      if (g.empty()) throw Error(name() + ": backward needs a gradient at one active tap at least");
-      return channel_affine(g, scale_, std::vector<T>(3, T(0)));
-    }
+    TensorT backward(const Features& grads) { return run_backward(grads); }
+    // The same, consuming the gradients: each tap's is freed (or becomes the running gradient) once
+    // the backward pass reaches its stage, so the shallow taps' large ones are not all held to the end.
+    TensorT backward(Features&& grads) { return run_backward(std::move(grads)); }
 
     // The convolution weights the active taps need ("conv1_1.weight", ...), for loading; frozen,
     // so none carries a gradient.
@@ -191,6 +178,29 @@ struct Vgg {
     }
 
    private:
+    template <class G>
+    TensorT run_backward(G&& grads) {
+      constexpr bool consume = !std::is_lvalue_reference_v<G>;
+      TensorT g;
+      const int needed = stages_needed();
+      for_each_stage_reversed([&](auto& s, int i) {
+        if (i >= needed) return;
+        for (int t = 0; t < num_taps; ++t) {
+          if (!active_[t] || tap_stages[t] != i || grads[t].empty()) continue;
+          if (!g.empty())
+            axpy(g, T(1), grads[t]);
+          else if constexpr (consume)
+            g = std::move(grads[t]);
+          else
+            g = grads[t];
+          if constexpr (consume) grads[t] = TensorT{};
+        }
+        if (!g.empty()) g = s.backward(std::move(g));
+      });
+      if (g.empty()) throw Error(name() + ": backward needs a gradient at one active tap at least");
+      return channel_affine(g, scale_, std::vector<T>(3, T(0)));
+    }
+
     template <class F>
     void for_each_stage(F&& f) {
       [&]<std::size_t... I>(std::index_sequence<I...>) {
