@@ -109,6 +109,25 @@ struct NormOptions {
   }
 };
 
+// The forward passes of both norms: y = epilogue(norm(x)) into a new tensor, or over a temporary
+// that nothing else holds when backward will not read it (under NoGrad). Impl::normalize(x, y,
+// epilogue) computes into y, which may be x.
+template <class Impl, class B, class T>
+class NormForward : public ModuleBase<B, T> {
+ public:
+  Tensor<T, B> forward(const Tensor<T, B>& x, const NormEpilogue<T, B>& epilogue = {}) {
+    Tensor<T, B> y(x.shape(), uninitialized);
+    static_cast<Impl&>(*this).normalize(x, y, epilogue);
+    return y;
+  }
+  Tensor<T, B> forward(Tensor<T, B>&& x, const NormEpilogue<T, B>& epilogue = {}) {
+    if (gradients_enabled() || x.is_shared()) return forward(std::as_const(x), epilogue);
+    Tensor<T, B> y = std::move(x);
+    static_cast<Impl&>(*this).normalize(y, y, epilogue);
+    return y;
+  }
+};
+
 }  // namespace detail
 
 // y = (x - mean) / sqrt(var + eps) * weight + bias, with the mean and biased variance of each
@@ -128,23 +147,12 @@ struct InstanceNorm {
   static std::string name() { return options::name("InstanceNorm", C); }
 
   template <class B, class T>
-  class impl : public ModuleBase<B, T> {
+  class impl : public detail::NormForward<impl<B, T>, B, T> {
+    friend detail::NormForward<impl, B, T>;
+
    public:
     impl() { fill(weight_, T(1)); }
 
-    // y = epilogue(norm(x)).
-    Tensor<T, B> forward(const Tensor<T, B>& x, const NormEpilogue<T, B>& epilogue = {}) {
-      Tensor<T, B> y(x.shape(), uninitialized);
-      normalize(x, y, epilogue);
-      return y;
-    }
-    // A temporary that nothing else holds is normalised in place when backward will not read it.
-    Tensor<T, B> forward(Tensor<T, B>&& x, const NormEpilogue<T, B>& epilogue = {}) {
-      if (gradients_enabled() || x.is_shared()) return forward(std::as_const(x), epilogue);
-      Tensor<T, B> y = std::move(x);
-      normalize(y, y, epilogue);
-      return y;
-    }
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       require_forward(x_, name());
       require_same_shape(x_, dy, name());
@@ -194,26 +202,15 @@ struct BatchNorm {
   static std::string name() { return options::name("BatchNorm", C); }
 
   template <class B, class T>
-  class impl : public ModuleBase<B, T> {
+  class impl : public detail::NormForward<impl<B, T>, B, T> {
+    friend detail::NormForward<impl, B, T>;
+
    public:
     impl() {
       fill(weight_, T(1));
       fill(running_var_, T(1));
     }
 
-    // y = epilogue(norm(x)).
-    Tensor<T, B> forward(const Tensor<T, B>& x, const NormEpilogue<T, B>& epilogue = {}) {
-      Tensor<T, B> y(x.shape(), uninitialized);
-      normalize(x, y, epilogue);
-      return y;
-    }
-    // A temporary that nothing else holds is normalised in place when backward will not read it.
-    Tensor<T, B> forward(Tensor<T, B>&& x, const NormEpilogue<T, B>& epilogue = {}) {
-      if (gradients_enabled() || x.is_shared()) return forward(std::as_const(x), epilogue);
-      Tensor<T, B> y = std::move(x);
-      normalize(y, y, epilogue);
-      return y;
-    }
     // Follows the mode of the forward pass before it.
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       require_forward(x_, name());
