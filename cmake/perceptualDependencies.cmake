@@ -1,10 +1,10 @@
 # The library's dependencies, found the same way by this project's build and by the installed
 # package's config file: xtensor (CPU tensor), OpenBLAS through CBLAS (im2col GEMM),
-# oneDNN (float convolutions), OpenMP (the CPU backend's own loops, on the threads oneDNN runs
-# on), stb (image files, linked as Debian's libstb), nlohmann_json (safetensors headers).
+# oneDNN (float convolutions), OpenMP where the compiler has it (the CPU backend's own loops, on
+# the threads oneDNN runs on), stb (image files, linked as Debian's libstb), nlohmann_json
+# (safetensors headers).
 include(CMakeFindDependencyMacro)
 find_dependency(xtensor)
-find_dependency(OpenMP)
 find_dependency(nlohmann_json)
 set(BLA_VENDOR OpenBLAS)
 find_dependency(BLAS)
@@ -31,4 +31,14 @@ if(NOT TARGET perceptual::dnnl)
   add_library(perceptual::dnnl INTERFACE IMPORTED)
   set_target_properties(perceptual::dnnl PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${PERCEPTUAL_DNNL_INCLUDE_DIR}"
                                                     INTERFACE_LINK_LIBRARIES "${PERCEPTUAL_DNNL_LIBRARY}")
+endif()
+# OpenMP through a target of our own, empty where the compiler has none (the fuzzers' clang):
+# the loops then run on the calling thread (backend/cpu/parallel.hpp). find_dependency would end
+# this file at the first package it misses.
+if(NOT TARGET perceptual::openmp)
+  find_package(OpenMP QUIET COMPONENTS CXX)
+  add_library(perceptual::openmp INTERFACE IMPORTED)
+  if(OpenMP_CXX_FOUND)
+    set_target_properties(perceptual::openmp PROPERTIES INTERFACE_LINK_LIBRARIES OpenMP::OpenMP_CXX)
+  endif()
 endif()
