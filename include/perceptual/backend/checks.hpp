@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <string>
 
+#include "perceptual/core/epilogue.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/tensor.hpp"
 
@@ -45,6 +46,13 @@ void require_norm_parameter(const Tensor<T, B>& t, const Tensor<T, B>& x, const 
   if (t.size() != static_cast<std::size_t>(x.c()))
     throw ShapeError(std::string(where) + ": " + what + " " + to_string(t.shape()) + " for input " +
                      to_string(x.shape()) + ", expected " + std::to_string(x.c()) + " values");
+}
+
+// Throws ShapeError unless a norm's output and its epilogue's residual have the input's shape.
+template <class T, class B>
+void require_norm_output(const Tensor<T, B>& x, const Tensor<T, B>& y, const NormEpilogue<T, B>& e, const char* where) {
+  require_same_shape(x, y, where);
+  if (e.residual) require_same_shape(x, *e.residual, where);
 }
 
 inline Shape4 pooled_shape_2x2(Shape4 s) {

@@ -164,11 +164,11 @@ struct Conv2d {
       return convolve(padded);
     }
     Tensor<T, B> convolve(const Tensor<T, B>& padded) {
-      const auto [pad_top, pad_left] = std::pair(plan_.pad_top, plan_.pad_left);
+      const detail::ConvPlan& p = plan_;
       if constexpr (has_bias)
-        return conv2d_forward(padded, weight_, bias_, stride, pad_top, pad_left, plan_.out.h, plan_.out.w);
+        return conv2d_forward(padded, weight_, bias_, stride, p.pad_top, p.pad_left, p.out.h, p.out.w);
       else
-        return conv2d_forward(padded, weight_, stride, pad_top, pad_left, plan_.out.h, plan_.out.w);
+        return conv2d_forward(padded, weight_, stride, p.pad_top, p.pad_left, p.out.h, p.out.w);
     }
 
     Tensor<T, B> weight_, weight_grad_, bias_, bias_grad_;

@@ -82,14 +82,6 @@ void group_normalize(const T* x, T* y, NormGroup g, double mean, double inv_std,
   }
 }
 
-// Throws ShapeError unless the output and the epilogue's residual have x's shape.
-template <class T>
-void require_norm_output(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& y, const NormEpilogue<T, Cpu>& e,
-                         const char* where) {
-  require_same_shape(x, y, where);
-  if (e.residual) require_same_shape(x, *e.residual, where);
-}
-
 // Writes dL/dx for one group and returns (sum dy, sum dy * x_hat), the bias and weight gradients.
 // With batch statistics the mean and variance depend on x, which adds the two mean terms:
 //   dx = gamma * inv_std * (dy - mean(dy) - x_hat * mean(dy * x_hat));
@@ -119,6 +111,7 @@ std::pair<double, double> group_backward(const T* x, const T* dy, T* dx, NormGro
   return {sum_dy, sum_dy_xhat};
 }
 
+using checks::require_norm_output;
 using checks::require_norm_parameter;
 
 // Adds `value` to grad[c] when the gradient is wanted (grad is nullptr for a frozen layer).

@@ -336,6 +336,7 @@ __global__ void accumulate_norm_grad_kernel(T* grad, const A* partial, int chann
   grad[c] = static_cast<T>(static_cast<A>(grad[c]) + s);
 }
 
+using checks::require_norm_output;
 using checks::require_norm_parameter;
 
 inline Shape4 flat_shape(std::size_t n) {
@@ -360,14 +361,6 @@ inline dim3 apply_grid(std::size_t planes, std::size_t steps) {
   const unsigned y = static_cast<unsigned>(std::min<std::size_t>(planes, 65535));
   const std::size_t x = std::min((steps + block_threads - 1) / block_threads, std::max<std::size_t>(1, 4096 / y));
   return dim3(static_cast<unsigned>(x), y);
-}
-
-// Throws ShapeError unless the output and the epilogue's residual have x's shape.
-template <class T>
-void require_norm_output(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& y, const NormEpilogue<T, Cuda>& e,
-                         const char* where) {
-  require_same_shape(x, y, where);
-  if (e.residual) require_same_shape(x, *e.residual, where);
 }
 
 template <class T, class S>
