@@ -48,6 +48,14 @@ void require_norm_parameter(const Tensor<T, B>& t, const Tensor<T, B>& x, const 
                      to_string(x.shape()) + ", expected " + std::to_string(x.c()) + " values");
 }
 
+// Throws ShapeError unless `bias` has shape 1 x C x 1 x 1 for an output of C channels.
+template <class T, class B>
+void require_bias(const Tensor<T, B>& bias, int channels, const std::string& where) {
+  if (bias.shape() != Shape4{1, channels, 1, 1})
+    throw ShapeError(where + ": bias " + to_string(bias.shape()) + " for " + std::to_string(channels) +
+                     " output channels, expected 1x" + std::to_string(channels) + "x1x1");
+}
+
 // Throws ShapeError unless a norm's output and its epilogue's residual have the input's shape.
 template <class T, class B>
 void require_norm_output(const Tensor<T, B>& x, const Tensor<T, B>& y, const NormEpilogue<T, B>& e, const char* where) {

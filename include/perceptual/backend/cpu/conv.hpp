@@ -263,13 +263,7 @@ void convolve(ConvOp op, ConvRoute route, const ConvGeometry& g, const T* in0, c
   throw ArgumentError("convolution: oneDNN takes float geometries with padding_r + stride > 0 only");
 }
 
-// Throws ShapeError unless `bias` has shape 1 x C x 1 x 1 for an output of C channels.
-template <class T>
-void require_bias(const Tensor<T, Cpu>& bias, int channels, const std::string& where) {
-  if (bias.shape() != Shape4{1, channels, 1, 1})
-    throw ShapeError(where + ": bias " + to_string(bias.shape()) + " for " + std::to_string(channels) +
-                     " output channels, expected 1x" + std::to_string(channels) + "x1x1");
-}
+using checks::require_bias;
 
 // The public functions with the route given (tests and benchmarks compare routes); nullopt:
 // conv_route's. bias: nullptr, or added as the output is written.

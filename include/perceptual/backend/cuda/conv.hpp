@@ -184,9 +184,7 @@ __global__ void bias_merge_kernel(T* db, const double* partial, int channels, un
 // y[n, c, :, :] += bias[c]; bias has shape 1 x C x 1 x 1.
 template <class T>
 void add_bias(Tensor<T, Cuda>& y, const Tensor<T, Cuda>& bias) {
-  if (bias.shape() != Shape4{1, y.c(), 1, 1})
-    throw ShapeError("add_bias: bias " + to_string(bias.shape()) + " for output " + to_string(y.shape()) +
-                     ", expected 1x" + std::to_string(y.c()) + "x1x1");
+  checks::require_bias(bias, y.c(), "add_bias");
   if (y.empty()) return;
   detail::add_bias_kernel<<<detail::grid_blocks(y.size()), detail::block_threads, 0, context().stream()>>>(
       y.data(), bias.data(), y.size(), y.c(), y.shape().plane());
