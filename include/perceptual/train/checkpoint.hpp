@@ -20,18 +20,12 @@
 #include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/model.hpp"
+#include "perceptual/core/strings.hpp"
 #include "perceptual/io/parameters.hpp"
 #include "perceptual/io/safetensors.hpp"
 #include "perceptual/optim/adam.hpp"
 
 namespace perceptual::train {
-
-// A double as text that reads back to the same double ("%.17g"), for metadata.
-inline std::string exact_number(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 
 // Training met a NaN or Inf: in a loss term or a gradient (the network was not updated from it),
 // or in the state about to be saved (nothing was written). The message names the trainer, the
@@ -123,7 +117,7 @@ class TrainingState {
     metadata["checkpoint"] = kind_.checkpoint;
     metadata["iteration"] = std::to_string(iteration_);
     metadata["adam_step"] = std::to_string(adam_->step_count());
-    metadata["lr"] = exact_number(adam_->options().lr);
+    metadata["lr"] = number_text(adam_->options().lr);
     require_finite(params, "checkpoint", path);
     io::save_parameters(params, path, metadata);
   }

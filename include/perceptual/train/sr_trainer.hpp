@@ -127,7 +127,7 @@ class SrTrainer {
     std::map<std::string, std::string> s{{"factor", std::to_string(Factor)},
                                          {"norm", nets::norm_name<Norm>()},
                                          {"loss", sr_loss_name(options_.loss)},
-                                         {"tv_weight", exact_number(options_.tv_weight)},
+                                         {"tv_weight", number_text(options_.tv_weight)},
                                          {"value_range", "0,255"}};
     if (options_.loss == SrLoss::feature) s["feature_layer"] = "relu2_2";
     return s;
