@@ -213,8 +213,8 @@ TEST_CASE("a CUDA StyleTrainer resumed from a checkpoint continues bit-identical
   testing::TempDir dir;
   testing::write_tiny_vgg(dir / "vgg.safetensors");
   train::StyleTrainerOptions options;
-  options.content_layers = {"relu2_2"};
-  options.style_layers = {"relu1_2", "relu2_2"};  // what the tiny VGG has
+  options.objective.content_layers = {"relu2_2"};
+  options.objective.style_layers = {"relu1_2", "relu2_2"};  // what the tiny VGG has
   options.seed = rng();
   check_resumed_training(dir / "vgg.safetensors", options, {2, 3, 16, 16}, rng);
 }

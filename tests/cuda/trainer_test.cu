@@ -39,10 +39,10 @@ constexpr double next_step_tolerance = 5e-3;
 
 train::StyleTrainerOptions style_options() {
   train::StyleTrainerOptions o;
-  o.content_layers = {"relu2_2"};
-  o.style_layers = {"relu1_2", "relu2_2"};  // what the tiny VGG has
-  o.style_weight = 1e-2;
-  o.tv_weight = 1e-4;
+  o.objective.content_layers = {"relu2_2"};
+  o.objective.style_layers = {"relu1_2", "relu2_2"};  // what the tiny VGG has
+  o.objective.style_weight = 1e-2;
+  o.objective.tv_weight = 1e-4;
   o.lr = lr;
   o.seed = 3;
   return o;

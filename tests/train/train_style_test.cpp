@@ -22,11 +22,11 @@ namespace {
 
 StyleTrainerOptions tiny_options() {
   StyleTrainerOptions o;
-  o.content_layers = {"relu2_2"};
-  o.style_layers = {"relu1_2", "relu2_2"};
-  o.content_weight = 1;
-  o.style_weight = 1e-2;
-  o.tv_weight = 1e-4;
+  o.objective.content_layers = {"relu2_2"};
+  o.objective.style_layers = {"relu1_2", "relu2_2"};
+  o.objective.content_weight = 1;
+  o.objective.style_weight = 1e-2;
+  o.objective.tv_weight = 1e-4;
   o.lr = 1e-3;
   o.seed = 3;
   return o;
@@ -164,10 +164,10 @@ TEST_CASE("StyleTrainer: the saved model loads into a fresh network with the sam
 TEST_CASE("StyleTrainer: unknown layers, layers the weights lack and non-checkpoints are clear errors") {
   Fixture f;
   auto o = tiny_options();
-  o.style_layers = {"relu1_2", "relu9_9"};
+  o.objective.style_layers = {"relu1_2", "relu9_9"};
   CHECK_THROWS_WITH_AS(Trainer(o, f.dir / "vgg.safetensors", f.style), doctest::Contains("no layer \"relu9_9\""),
                        ArgumentError);
-  o.style_layers = {"relu1_2", "relu3_3"};
+  o.objective.style_layers = {"relu1_2", "relu3_3"};
   CHECK_THROWS_WITH_AS(Trainer(o, f.dir / "vgg.safetensors", f.style),
                        doctest::Contains("tap relu3_3 needs tensor \"conv3_1.weight\""), FileError);
   Trainer trainer(tiny_options(), f.dir / "vgg.safetensors", f.style);
@@ -180,14 +180,14 @@ TEST_CASE("StyleTrainer: a NaN or Inf loss term or gradient stops step, naming t
   std::mt19937_64 rng(1);
   const TensorF batch = testing::random_tensor<float>({2, 3, 16, 16}, rng, 0, 255);
   auto o = tiny_options();
-  o.style_weight = 1e308;  // the style term overflows double
+  o.objective.style_weight = 1e308;  // the style term overflows double
   Trainer inf_loss(o, f.dir / "vgg.safetensors", f.style);
   Trainer fresh(o, f.dir / "vgg.safetensors", f.style);
   CHECK_THROWS_WITH_AS(inf_loss.step(batch),
                        doctest::Contains("StyleTrainer: iteration 1: the style loss is inf (content "), NonFiniteError);
   check_same_state(inf_loss, fresh);  // not updated
   o = tiny_options();
-  o.tv_weight = 1e36;  // fits in float; the TV gradient, 2 * 1e36 * a difference, does not
+  o.objective.tv_weight = 1e36;  // fits in float; the TV gradient, 2 * 1e36 * a difference, does not
   Trainer nan_gradient(o, f.dir / "vgg.safetensors", f.style);
   CHECK_THROWS_WITH_AS(nan_gradient.step(batch),
                        doctest::Contains("StyleTrainer: iteration 1: the gradient of conv1.weight holds nan at index 0 "

@@ -15,21 +15,13 @@
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/tensor.hpp"
 #include "perceptual/losses/feature.hpp"
+#include "perceptual/losses/objective_options.hpp"
 #include "perceptual/losses/style.hpp"
 #include "perceptual/losses/tv.hpp"
 #include "perceptual/nets/vgg.hpp"
 #include "perceptual/nets/vgg_weights.hpp"
 
 namespace perceptual::losses {
-
-struct StyleObjectiveOptions {
-  std::vector<std::string> content_layers{"relu2_2"};                                 // the paper's
-  std::vector<std::string> style_layers{"relu1_2", "relu2_2", "relu3_3", "relu4_3"};  // the paper's
-  double content_weight = 1;                                                          // lambda_c, each content layer
-  double style_weight = 1e-4;                                                         // lambda_s, each style layer
-  double tv_weight = 1e-6;                                                            // lambda_TV
-  TvNorm tv_norm = TvNorm::sum;
-};
 
 // The weighted terms; total = content + style + tv. For a batch, each is the mean over images.
 struct ObjectiveTerms {

@@ -27,13 +27,11 @@
 namespace perceptual::train {
 
 struct StyleTrainerOptions {
-  std::vector<std::string> content_layers{"relu2_2"};
-  std::vector<std::string> style_layers{"relu1_2", "relu2_2", "relu3_3", "relu4_3"};  // the paper's
-  double content_weight = 1;                                                          // lambda_c, each content layer
-  double style_weight = 1e-4;  // lambda_s, each style layer (Johnson's 5 / C^2 at C ~ 220; see train_style)
-  double tv_weight = 1e-6;     // lambda_TV (plain squared TV, losses::TvNorm::sum), Johnson's
-  double lr = 1e-3;            // Adam, as in the paper
-  std::uint64_t seed = 0;      // the transformation network's initial weights
+  // The paper's layers and weights by default; the style weight is Johnson's 5 / C^2 at C ~ 220
+  // (see train_style's --help).
+  losses::StyleObjectiveOptions objective;
+  double lr = 1e-3;        // Adam, as in the paper
+  std::uint64_t seed = 0;  // the transformation network's initial weights
 };
 
 // The weighted loss terms of a batch (the mean over its images).
@@ -55,12 +53,7 @@ class StyleTrainer {
                const Tensor<float, From>& style)
       : options_(options),
         state_({"StyleTrainer", "style_trainer", "johnson-style"}, options.seed, options.lr),
-        objective_({.content_layers = options.content_layers,
-                    .style_layers = options.style_layers,
-                    .content_weight = options.content_weight,
-                    .style_weight = options.style_weight,
-                    .tv_weight = options.tv_weight},
-                   vgg_weights) {
+        objective_(options.objective, vgg_weights) {
     objective_.set_style(to_backend<B>(style));
   }
 
@@ -113,22 +106,17 @@ class StyleTrainer {
   const StyleTrainerOptions& options() const { return options_; }
 
   // The network alone, as stylize reads it: its parameters under their own names, with metadata
-  // architecture=johnson-style plus the caller's. Atomic and durable; NonFiniteError instead of
-  // writing a NaN or Inf (TrainingState).
+  // architecture=johnson-style, the objective's settings (losses::to_metadata) and the caller's.
+  // Atomic and durable; NonFiniteError instead of writing a NaN or Inf (TrainingState).
   void save_model(const std::filesystem::path& path, std::map<std::string, std::string> metadata = {}) {
-    state_.save_model(path, std::move(metadata));
+    state_.save_model(path, with_objective(std::move(metadata)));
   }
 
   // The network's parameters under their own names (so a checkpoint also stylizes), Adam's
   // moments as "adam.<name>.exp_avg" / "adam.<name>.exp_avg_sq", and in the metadata the
-  // iteration, Adam's step count and options, the loss settings and the caller's entries.
+  // iteration, Adam's step count and options, the objective's settings and the caller's entries.
   void save_checkpoint(const std::filesystem::path& path, std::map<std::string, std::string> metadata = {}) {
-    metadata["content_layers"] = join_list(options_.content_layers);
-    metadata["style_layers"] = join_list(options_.style_layers);
-    metadata["content_weight"] = exact_number(options_.content_weight);
-    metadata["style_weight"] = exact_number(options_.style_weight);
-    metadata["tv_weight"] = exact_number(options_.tv_weight);
-    state_.save_checkpoint(path, std::move(metadata));
+    state_.save_checkpoint(path, with_objective(std::move(metadata)));
   }
 
   // Restores what save_checkpoint wrote; returns the file's metadata (for the caller's checks).
@@ -138,6 +126,12 @@ class StyleTrainer {
   }
 
  private:
+  // The caller's metadata with the objective's settings (which win over the caller's).
+  std::map<std::string, std::string> with_objective(std::map<std::string, std::string> metadata) const {
+    for (auto& [name, text] : losses::to_metadata(options_.objective)) metadata.insert_or_assign(name, std::move(text));
+    return metadata;
+  }
+
   // The loss terms of y = f(batch); leaves dL/dy in dy_. VGG runs twice: once on the batch for
   // the content targets (content taps only), once on y.
   StyleTerms loss_and_grad(const TensorF& batch, const TensorF& y) {
