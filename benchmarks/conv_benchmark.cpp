@@ -2,17 +2,18 @@
 // machine's own SGEMM rate, measured in the same run. conv_route_benchmark compares the routes.
 // Layer: 3x3 conv, 128 -> 128 channels, zero pad 1, stride 1, with bias, on 1x128x64x64 floats.
 #include <cblas.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "perceptual/app/timing.hpp"
 #include "perceptual/backend/cpu/conv.hpp"
 
 using namespace perceptual;
@@ -21,20 +22,6 @@ using namespace perceptual::cpu;
 namespace {
 
 constexpr int n = 1, c = 128, o = 128, k = 3, h = 64, w = 64;
-
-// Median wall time in seconds of `reps` runs of f, after two runs that warm caches and threads.
-double median_seconds(int reps, const std::function<void()>& f) {
-  f();
-  f();
-  std::vector<double> t(reps);
-  for (auto& s : t) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  }
-  std::nth_element(t.begin(), t.begin() + reps / 2, t.end());
-  return t[reps / 2];
-}
 
 Tensor<float, Cpu> random_tensor(Shape4 shape, std::mt19937& rng) {
   std::uniform_real_distribution<float> dist(-1, 1);
@@ -52,27 +39,13 @@ struct Row {
 
 int main(int argc, char** argv) {
   int reps = 20;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf(
-          "usage: %s [--reps N]\n"
-          "GFLOP/s of a 3x3 128->128 convolution (zero pad 1, stride 1, bias) on a 1x128x64x64 float input,\n"
-          "forward, backward-data and backward-filter, next to this machine's SGEMM rate (1024^3 and the\n"
-          "conv-shaped 128x4096x1152). Each figure is the median of N timed runs (default 20) after 2 warm-ups.\n",
-          argv[0]);
-      return 0;
-    }
-    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
-      reps = std::atoi(argv[++i]);
-      if (reps < 1) {
-        std::fprintf(stderr, "%s: --reps must be a positive integer\n", argv[0]);
-        return 2;
-      }
-      continue;
-    }
-    std::fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
-    return 2;
-  }
+  CLI::App cli{
+      "GFLOP/s of a 3x3 128->128 convolution (zero pad 1, stride 1, bias) on a 1x128x64x64 float input, forward, "
+      "backward-data and backward-filter, next to this machine's SGEMM rate (1024^3 and the conv-shaped "
+      "128x4096x1152). Each figure is the median of --reps timed runs after 2 warm-ups."};
+  cli.add_option("--reps", reps, "timed runs per figure")->capture_default_str()->check(CLI::Range(1, 100000));
+  CLI11_PARSE(cli, argc, argv);
+  const auto median_seconds = [&](const std::function<void()>& f) { return app::median_seconds(2, reps, f); };
 
   std::mt19937 rng(42);
   const auto x = random_tensor({n, c, h, w}, rng);
@@ -85,7 +58,7 @@ int main(int argc, char** argv) {
   {
     const int m = 1024;
     std::vector<float> a(m * m, 1.0f), b(m * m, 0.5f), out(m * m);
-    rows.push_back({"sgemm 1024x1024x1024", 2.0 * m * m * m, median_seconds(reps, [&] {
+    rows.push_back({"sgemm 1024x1024x1024", 2.0 * m * m * m, median_seconds([&] {
                       gemm(false, false, m, m, m, 1.0f, a.data(), m, b.data(), m, 0.0f, out.data(), m);
                     })});
   }
@@ -93,18 +66,18 @@ int main(int argc, char** argv) {
     // The forward pass's GEMM alone: weight (o x c*k*k) times the im2col matrix (c*k*k x h*w).
     const int kk = c * k * k, cols = h * w;
     std::vector<float> col(static_cast<std::size_t>(kk) * cols, 0.25f), out(static_cast<std::size_t>(o) * cols);
-    rows.push_back({"sgemm 128x4096x1152 (conv)", 2.0 * o * cols * kk, median_seconds(reps, [&] {
+    rows.push_back({"sgemm 128x4096x1152 (conv)", 2.0 * o * cols * kk, median_seconds([&] {
                       gemm(false, false, o, cols, kk, 1.0f, weight.data(), kk, col.data(), cols, 0.0f, out.data(),
                            cols);
                     })});
   }
-  rows.push_back({"conv forward (+bias)", conv_flops, median_seconds(reps, [&] {
+  rows.push_back({"conv forward (+bias)", conv_flops, median_seconds([&] {
                     auto y = conv2d_forward(x, weight, 1, 1, 1, h, w);
                     add_bias(y, bias);
                   })});
-  rows.push_back({"conv backward-data", conv_flops,
-                  median_seconds(reps, [&] { conv2d_backward_data(dy, weight, 1, 1, 1, h, w); })});
-  rows.push_back({"conv backward-filter (+bias)", conv_flops, median_seconds(reps, [&] {
+  rows.push_back(
+      {"conv backward-data", conv_flops, median_seconds([&] { conv2d_backward_data(dy, weight, 1, 1, 1, h, w); })});
+  rows.push_back({"conv backward-filter (+bias)", conv_flops, median_seconds([&] {
                     conv2d_backward_filter(x, dy, 1, 1, 1, k);
                     bias_backward(dy);
                   })});

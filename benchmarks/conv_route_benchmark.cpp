@@ -5,12 +5,12 @@
 // table (benchmarks/README.md).
 #include <cblas.h>
 #include <omp.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -100,33 +100,14 @@ const char* op_name(ConvOp op) {
 int main(int argc, char** argv) {
   int reps = 9;
   std::string only;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
-      std::printf(
-          "usage: %s [--reps N] [--only SET]\n"
-          "Milliseconds per float convolution, per op and route (im2col + OpenBLAS; oneDNN on NCHW; oneDNN in its\n"
-          "blocked layouts with reorders), for the style network at 256x256 batch 1 and 4 and at 1920x1080 batch 1,\n"
-          "and VGG-16 to relu4_3 at 256x256 batch 4. Each cell: the median of N runs (default 9), or of as many as\n"
-          "fit in about 3 s but at least 3, after one untimed run; the three routes run in turn.\n"
-          "--only SET: only the rows whose set starts with SET (transform, vgg16).\n",
-          argv[0]);
-      return 0;
-    }
-    if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) {
-      reps = std::atoi(argv[++i]);
-      if (reps < 1) {
-        std::fprintf(stderr, "%s: --reps must be a positive integer\n", argv[0]);
-        return 2;
-      }
-      continue;
-    }
-    if (!std::strcmp(argv[i], "--only") && i + 1 < argc) {
-      only = argv[++i];
-      continue;
-    }
-    std::fprintf(stderr, "%s: unknown argument '%s' (try --help)\n", argv[0], argv[i]);
-    return 2;
-  }
+  CLI::App cli{
+      "Milliseconds per float convolution, per op and route (im2col + OpenBLAS; oneDNN on NCHW; oneDNN in its "
+      "blocked layouts with reorders), for the style network at 256x256 batch 1 and 4 and at 1920x1080 batch 1, "
+      "and VGG-16 to relu4_3 at 256x256 batch 4. Each cell: the median of --reps runs, or of as many as fit in "
+      "about 3 s but at least 3, after one untimed run; the three routes run in turn."};
+  cli.add_option("--reps", reps, "timed runs per cell at most")->capture_default_str()->check(CLI::Range(1, 100000));
+  cli.add_option("--only", only, "only the rows whose set starts with this (transform, vgg16)");
+  CLI11_PARSE(cli, argc, argv);
 
   std::vector<Shape> shapes;
   for (auto set :

@@ -4,8 +4,9 @@
 // Gatys baseline's value after each L-BFGS iteration (same objective, started from white noise
 // and projected to [0, 255], as in the paper's sec. 4.1). Writes every image's curve and a summary
 // (the mean over images per iteration, the feed-forward mean, where the baseline first beats it);
-// scripts/plot_objective.gp draws the summary. objective_main<B> is the whole program on backend B
-// (objective.cpp: the CPU; objective_cuda.cu: the GPU); images are read on the host and moved to B.
+// scripts/plot_objective.gp draws the summary. The baseline is the gatys program's own loop
+// (app/gatys.hpp). objective_main<B> is the whole program on backend B (objective.cpp: the CPU;
+// objective_cuda.cu: the GPU); images are read on the host and moved to B.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -20,10 +21,16 @@
 #include <string>
 #include <vector>
 
+#include "perceptual/app/device.hpp"
+#include "perceptual/app/gatys.hpp"
+#include "perceptual/app/images.hpp"
+#include "perceptual/app/objective_options.hpp"
+#include "perceptual/app/options.hpp"
+#include "perceptual/app/style_nets.hpp"
+#include "perceptual/app/timing.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/io/resample.hpp"
 #include "perceptual/nets/vgg_weights.hpp"
-#include "style_common.hpp"
 
 namespace perceptual::bench {
 
@@ -36,8 +43,8 @@ struct Options {
   std::string program = "objective";  // in messages
   std::string model, weights, style, csv = "objective.csv", summary = "objective_summary.csv";
   std::vector<std::string> inputs;
-  std::string sizes = "256", content_layers, style_layers, match;
-  double content_weight = 0, style_weight = 0, tv_weight = 0;
+  std::string sizes = "256", match;
+  losses::StyleObjectiveOptions objective;  // the model's, unless given
   int iterations = 500, limit = 0, style_size = 0;
   unsigned long seed = 0;
   bool resume = false;
@@ -231,28 +238,26 @@ inline void print_summary(const std::vector<Summary>& summaries, int iterations)
 // The feed-forward outputs (and seconds per image) of the trained network for each content image.
 template <class StyleNet, class B>
 std::vector<std::pair<Tensor<float, B>, double>> feed_forward(const std::string& model,
-                                                              const std::vector<TensorF>& contents,
-                                                              const std::function<void()>& synchronize) {
+                                                              const std::vector<TensorF>& contents) {
   Model<StyleNet, B, float> net;
-  load_style_net(net, model, 0);
+  app::load_style_net(net, model, 0);
   std::vector<std::pair<Tensor<float, B>, double>> out;
   NoGrad no_grad;
   if (!contents.empty()) net.forward(to_backend<B>(contents.front()));  // warm-up: the timings are for information
   for (const auto& image : contents) {
     const auto x = to_backend<B>(image);
-    synchronize();
-    const auto start = Clock::now();
+    app::Device<B>::synchronize();
+    const auto start = app::Clock::now();
     Tensor<float, B> y = net.forward(x);
-    synchronize();
-    out.emplace_back(std::move(y), seconds_since(start));
+    app::Device<B>::synchronize();
+    out.emplace_back(std::move(y), app::seconds_since(start));
   }
   return out;
 }
 
 template <class VggNet, class B>
-int run(const Options& o, const losses::StyleObjectiveOptions& oo, const std::vector<fs::path>& images,
-        const std::vector<int>& sizes, int style_size, const std::function<void()>& synchronize) {
-  losses::StyleObjective<VggNet, B> objective(oo, o.weights);
+int run(const Options& o, const std::vector<fs::path>& images, const std::vector<int>& sizes, int style_size) {
+  losses::StyleObjective<VggNet, B> objective(o.objective, o.weights);
   const TensorF style = io::resize_longer_side(io::read_image<float>(o.style), style_size);
   const Tensor<float, B> style_b = to_backend<B>(style);
   std::vector<Record> records = o.resume ? read_records(o.csv) : std::vector<Record>{};
@@ -279,9 +284,8 @@ int run(const Options& o, const losses::StyleObjectiveOptions& oo, const std::ve
                  to_string(style.shape().spatial()).c_str(), o.iterations);
     std::vector<TensorF> contents;
     for (const auto& p : todo) contents.push_back(train::load_square_image(p, size));
-    const auto outputs = with_style_net(o.model, [&](auto net) {
-      return feed_forward<typename decltype(net)::type, B>(o.model, contents, synchronize);
-    });
+    const auto outputs = app::with_style_net(
+        o.model, [&](auto net) { return feed_forward<typename decltype(net)::type, B>(o.model, contents); });
     objective.set_style(style_b);
     for (std::size_t i = 0; i < todo.size(); ++i) {
       Record r{.size = size, .image = todo[i].string(), .max_iterations = o.iterations};
@@ -290,7 +294,8 @@ int run(const Options& o, const losses::StyleObjectiveOptions& oo, const std::ve
       r.feed_forward = objective.value(outputs[i].first);
       r.feed_forward_seconds = outputs[i].second;
       Tensor<float, B> y;
-      const auto run = run_gatys(objective, content, style_b, o.seed, o.iterations, y, [&](const GatysProgress& p) {
+      const app::GatysOptions gatys{.iterations = o.iterations, .seed = o.seed};
+      const auto run = app::run_gatys(objective, content, style_b, gatys, y, [&](const app::GatysProgress& p) {
         r.gatys.push_back(p.terms);
         r.seconds.push_back(p.seconds);
         r.evaluations.push_back(p.evaluations);
@@ -325,42 +330,35 @@ int run(const Options& o, const losses::StyleObjectiveOptions& oo, const std::ve
   std::printf(
       "\nObjective: content %s (weight %g), style %s (weight %g each), TV weight %g; style image %s at %s; "
       "baseline from white noise (seed %lu), L-BFGS projected to [0, 255]; model %s.\n",
-      o.content_layers.c_str(), o.content_weight, o.style_layers.c_str(), o.style_weight, o.tv_weight, o.style.c_str(),
+      join_list(o.objective.content_layers).c_str(), o.objective.content_weight,
+      join_list(o.objective.style_layers).c_str(), o.objective.style_weight, o.objective.tv_weight, o.style.c_str(),
       to_string(style.shape().spatial()).c_str(), o.seed, o.model.c_str());
   std::fprintf(stderr, "%s: wrote %s and %s\n", o.program.c_str(), o.csv.c_str(), o.summary.c_str());
   return 0;
 }
 
-// The metadata value train_style wrote, or FileError saying which flag gives it instead.
-inline std::string metadata(const std::map<std::string, std::string>& meta, const std::string& key,
-                            const std::string& model, const char* flag) {
+// The number train_style wrote under `key`, or FileError saying which flag gives it instead.
+inline double metadata_number(const std::map<std::string, std::string>& meta, const std::string& key,
+                              const std::string& model, const char* flag) {
   const auto it = meta.find(key);
   if (it == meta.end())
     throw FileError(model + ": the metadata has no \"" + key + "\" (not written by train_style?); give " + flag);
-  return it->second;
-}
-
-inline double metadata_number(const std::map<std::string, std::string>& meta, const std::string& key,
-                              const std::string& model, const char* flag) {
-  const std::string text = metadata(meta, key, model, flag);
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !(v >= 0))
-    throw FileError(model + ": metadata \"" + key + "\" = \"" + text + "\" is not a number >= 0; give " + flag);
-  return v;
+  const auto v = parse_number(it->second);
+  if (!v || !(*v >= 0))
+    throw FileError(model + ": metadata \"" + key + "\" = \"" + it->second + "\" is not a number >= 0; give " + flag);
+  return *v;
 }
 
 }  // namespace objective_detail
 
-// The whole program on backend B (style_common.hpp: BenchBackend; its synchronize waits for the
-// device around the feed-forward timings).
+// The whole program on backend B: `program` ("objective_cuda") names it in messages; `instead`
+// says what to run where B cannot run.
 template <class B>
-int objective_main(int argc, char** argv, const BenchBackend& on) {
+int objective_main(int argc, char** argv, const std::string& program, const std::string& instead) {
   using namespace objective_detail;
-  const std::string& program = on.program;
   Options o;
   o.program = program;
-  CLI::App app{
+  CLI::App cli{
       "Johnson et al. 2016, figure 5: the style-transfer objective (eq. 5) reached by a trained feed-forward network "
       "on held-out content images, against the Gatys et al. baseline's objective after each L-BFGS iteration "
       "(from white noise, projected to [0, 255], as in the paper's sec. 4.1). Content images are scaled so the "
@@ -368,51 +366,40 @@ int objective_main(int argc, char** argv, const BenchBackend& on) {
       "style size come from the model's metadata (train_style writes them) unless given. Writes --csv (every image, "
       "every iteration) and --summary (the mean over images per iteration; plot it with "
       "scripts/plot_objective.gp), and prints a markdown table."};
-  app.add_option("--model,-m", o.model, "the trained StyleTransformNet (train_style output)")
+  cli.add_option("--model,-m", o.model, "the trained StyleTransformNet (train_style output)")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors), those the model was trained with")
+  cli.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors), those the model was trained with")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--style", o.style, "the style image the model was trained on")->required()->check(CLI::ExistingFile);
-  app.add_option("inputs", o.inputs, "content images and folders of them (searched recursively, sorted)")->required();
-  app.add_option("--match", o.match, "use only images whose file name contains this (e.g. _HR in sr/BSD100/x4)");
-  app.add_option("--limit", o.limit, "use the first N images only (0: all)")
+  cli.add_option("--style", o.style, "the style image the model was trained on")->required()->check(CLI::ExistingFile);
+  cli.add_option("inputs", o.inputs, "content images and folders of them (searched recursively, sorted)")->required();
+  cli.add_option("--match", o.match, "use only images whose file name contains this (e.g. _HR in sr/BSD100/x4)");
+  cli.add_option("--limit", o.limit, "use the first N images only (0: all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--sizes", o.sizes, "comma-separated image sizes (multiples of 4), e.g. 256,512")
+  cli.add_option("--sizes", o.sizes, "comma-separated image sizes (multiples of 4), e.g. 256,512")
       ->capture_default_str();
-  app.add_option("--iterations,-n", o.iterations, "L-BFGS iterations of the baseline per image")
+  cli.add_option("--iterations,-n", o.iterations, "L-BFGS iterations of the baseline per image")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  app.add_option("--style-size", o.style_size, "longer side of the style image (default: the model's style_size)")
+  cli.add_option("--style-size", o.style_size, "longer side of the style image (default: the model's style_size)")
       ->check(CLI::Range(16, 8192));
-  app.add_option("--content-layers", o.content_layers, "comma-separated reluX_Y (default: the model's)");
-  app.add_option("--style-layers", o.style_layers, "comma-separated reluX_Y (default: the model's)");
-  app.add_option("--content-weight", o.content_weight, "lambda_c (default: the model's)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--style-weight", o.style_weight, "lambda_s, each style layer (default: the model's)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--tv-weight", o.tv_weight, "lambda_TV (default: the model's)")->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", o.seed, "seed of the baseline's initial noise (the same for every image)")
+  app::ObjectiveFlags objective_flags(cli, o.objective, app::ObjectiveDefaults::model);
+  cli.add_option("--seed", o.seed, "seed of the baseline's initial noise (the same for every image)")
       ->capture_default_str();
-  app.add_option("--csv", o.csv, "every image's objective per iteration")->capture_default_str();
-  app.add_option("--summary", o.summary, "the mean over images per iteration")->capture_default_str();
-  app.add_flag("--resume", o.resume,
+  cli.add_option("--csv", o.csv, "every image's objective per iteration")->capture_default_str();
+  cli.add_option("--summary", o.summary, "the mean over images per iteration")->capture_default_str();
+  cli.add_flag("--resume", o.resume,
                "keep the finished images of an earlier run's --csv (same --iterations; any size) and do only the "
                "rest; the summary covers every size in the CSV");
-  CLI11_PARSE(app, argc, argv);
+  CLI11_PARSE(cli, argc, argv);
 
-  try {
-    std::fprintf(stderr, "%s: on %s\n", program.c_str(), on.start().c_str());
+  return app::report_errors(program, [&] {
+    std::fprintf(stderr, "%s: on %s\n", program.c_str(), app::Device<B>::start(instead).c_str());
     const io::SafetensorsFile model(o.model);
     const auto& meta = model.metadata();
-    if (o.content_layers.empty()) o.content_layers = metadata(meta, "content_layers", o.model, "--content-layers");
-    if (o.style_layers.empty()) o.style_layers = metadata(meta, "style_layers", o.model, "--style-layers");
-    if (!app.count("--content-weight"))
-      o.content_weight = metadata_number(meta, "content_weight", o.model, "--content-weight");
-    if (!app.count("--style-weight")) o.style_weight = metadata_number(meta, "style_weight", o.model, "--style-weight");
-    if (!app.count("--tv-weight")) o.tv_weight = metadata_number(meta, "tv_weight", o.model, "--tv-weight");
+    objective_flags.take_model_defaults(meta, o.model);
     const int style_size = o.style_size > 0
                                ? o.style_size
                                : static_cast<int>(metadata_number(meta, "style_size", o.model, "--style-size"));
@@ -421,48 +408,19 @@ int objective_main(int argc, char** argv, const BenchBackend& on) {
         std::fprintf(stderr, "%s: warning: the model was trained with %s \"%s\", not %s\n", program.c_str(), key,
                      it->second.c_str(), given.c_str());
 
-    std::vector<int> sizes;
-    for (const auto& s : split_list(o.sizes)) {
-      char* end = nullptr;
-      const long v = std::strtol(s.c_str(), &end, 10);
-      if (*end != '\0' || v < 16 || v > 8192 || v % nets::style_transform_multiple != 0)
-        throw ArgumentError("--sizes: \"" + s + "\" is not a multiple of 4 between 16 and 8192");
-      sizes.push_back(static_cast<int>(v));
-    }
-    if (sizes.empty()) throw ArgumentError("--sizes: give one size at least");
-
-    std::vector<fs::path> images, folders;
-    for (const auto& input : o.inputs) {
-      if (fs::is_directory(input))
-        folders.emplace_back(input);
-      else if (fs::is_regular_file(input))
-        images.emplace_back(input);
-      else
-        throw FileError(input + ": no such file or folder");
-    }
-    if (!folders.empty()) {
-      const train::ImageDataset dataset(folders);
-      images.insert(images.end(), dataset.files().begin(), dataset.files().end());
-    }
+    const std::vector<int> sizes = app::parse_int_list(o.sizes, "--sizes", 16, 8192, nets::style_transform_multiple);
+    std::vector<fs::path> images;
+    for (const auto& image : app::collect_images(o.inputs, program, true)) images.push_back(image.path);
     if (!o.match.empty())
       std::erase_if(images,
                     [&](const fs::path& p) { return p.filename().string().find(o.match) == std::string::npos; });
     if (images.empty()) throw ArgumentError("no content images (check the inputs and --match)");
     if (o.limit > 0 && static_cast<int>(images.size()) > o.limit) images.resize(static_cast<std::size_t>(o.limit));
 
-    losses::StyleObjectiveOptions oo;
-    oo.content_layers = split_list(o.content_layers);
-    oo.style_layers = split_list(o.style_layers);
-    oo.content_weight = o.content_weight;
-    oo.style_weight = o.style_weight;
-    oo.tv_weight = o.tv_weight;
     if (nets::vgg_depth(io::SafetensorsFile(o.weights)) == 19)
-      return run<nets::AllReluVgg19, B>(o, oo, images, sizes, style_size, on.synchronize);
-    return run<nets::AllReluVgg16, B>(o, oo, images, sizes, style_size, on.synchronize);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), e.what());
-    return 1;
-  }
+      return run<nets::AllReluVgg19, B>(o, images, sizes, style_size);
+    return run<nets::AllReluVgg16, B>(o, images, sizes, style_size);
+  });
 }
 
 }  // namespace perceptual::bench

@@ -2,8 +2,8 @@
 // Johnson et al. 2016, Table 1 on any backend B: the feed-forward StyleTransformNet's time per
 // image against the Gatys baseline's time for 100, 300 and 500 L-BFGS iterations of the same
 // objective (eq. 5), at several image sizes, with speed-ups and the frames per second of the
-// feed-forward net at 1920x1080. speed_table_main<B> is the whole program; a backend's main()
-// passes its BenchBackend (speed_table.cpp, speed_table_cuda.cu).
+// feed-forward net at 1920x1080. The baseline is the gatys program's own loop (app/gatys.hpp).
+// speed_table_main<B> is the whole program (speed_table.cpp: the CPU; speed_table_cuda.cu: the GPU).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -18,19 +18,24 @@
 #include <type_traits>
 #include <vector>
 
+#include "perceptual/app/device.hpp"
+#include "perceptual/app/gatys.hpp"
+#include "perceptual/app/images.hpp"
+#include "perceptual/app/objective_options.hpp"
+#include "perceptual/app/options.hpp"
+#include "perceptual/app/style_nets.hpp"
+#include "perceptual/app/timing.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/model.hpp"
 #include "perceptual/io/safetensors.hpp"
 #include "perceptual/losses/objective.hpp"
 #include "perceptual/nets/vgg_weights.hpp"
-#include "style_common.hpp"
 
 namespace perceptual::bench {
 
 struct SpeedTableOptions {
   std::string weights, model, content, style, csv;
-  std::string content_layers = "relu2_2", style_layers = "relu1_2,relu2_2,relu3_3,relu4_3";
-  double content_weight = 1, style_weight = 1e-4, tv_weight = 1e-6;
+  losses::StyleObjectiveOptions objective;  // the paper's
   std::string sizes = "256,512,1024", iterations = "100,300,500", frame = "1920x1080";
   int warmup = 1, reps = 5;
   double budget_seconds = 0;  // per size, for the baseline; 0: no limit
@@ -57,18 +62,6 @@ struct SizeRow {
 
 namespace speed_detail {
 
-inline std::vector<int> int_list(const std::string& text, const char* option, int lo) {
-  std::vector<int> out;
-  for (const auto& item : split_list(text)) {
-    char* end = nullptr;
-    const long v = std::strtol(item.c_str(), &end, 10);
-    if (*end != '\0' || v < lo || v > 100000)
-      throw ArgumentError(std::string(option) + ": \"" + item + "\" is not an integer >= " + std::to_string(lo));
-    out.push_back(static_cast<int>(v));
-  }
-  return out;
-}
-
 inline std::string seconds_text(double s) {
   char buf[32];
   std::snprintf(buf, sizeof buf, s >= 100 ? "%.0f s" : s >= 10 ? "%.1f s" : s >= 1 ? "%.2f s" : "%.3g s", s);
@@ -90,19 +83,18 @@ inline std::string csv_number(double v) {
 
 // Median forward time of StyleNet at each size (and the frame size), random input in [0, 255].
 template <class StyleNet, class B>
-void measure_feed_forward(const SpeedTableOptions& o, std::vector<SizeRow>& rows,
-                          const std::function<void()>& synchronize) {
+void measure_feed_forward(const SpeedTableOptions& o, std::vector<SizeRow>& rows) {
   Model<StyleNet, B, float> net;
-  load_style_net(net, o.model, o.seed);
+  app::load_style_net(net, o.model, o.seed);
   for (auto& row : rows) {
-    const auto host = synthetic_image(row.h, row.w, 0);
+    const auto host = app::synthetic_image(row.h, row.w, 0);
     const auto x = to_backend<B>(host);
     std::fprintf(stderr, "speed_table: feed-forward %dx%d, %d warm-up + %d timed runs\n", row.w, row.h, o.warmup,
                  o.reps);
-    row.feed_forward = median_seconds(o.warmup, o.reps, [&] {
+    row.feed_forward = app::median_seconds(o.warmup, o.reps, [&] {
       NoGrad no_grad;
       net.forward(x);
-      synchronize();
+      app::Device<B>::synchronize();
     });
   }
 }
@@ -112,30 +104,24 @@ void measure_feed_forward(const SpeedTableOptions& o, std::vector<SizeRow>& rows
 // whose probe shows that even the first count cannot fit is not run, and a run stops as soon as
 // the next count cannot fit at the rate so far; those cells say "not run (budget)".
 template <class VggNet, class B>
-void measure_baseline(const SpeedTableOptions& o, const std::vector<int>& iterations, std::vector<SizeRow>& rows,
-                      const std::function<void()>& synchronize) {
-  losses::StyleObjectiveOptions oo;
-  oo.content_layers = split_list(o.content_layers);
-  oo.style_layers = split_list(o.style_layers);
-  oo.content_weight = o.content_weight;
-  oo.style_weight = o.style_weight;
-  oo.tv_weight = o.tv_weight;
-  losses::StyleObjective<VggNet, B, float> objective(oo, o.weights);
+void measure_baseline(const SpeedTableOptions& o, const std::vector<int>& iterations, std::vector<SizeRow>& rows) {
+  const auto synchronize = [] { app::Device<B>::synchronize(); };
+  losses::StyleObjective<VggNet, B, float> objective(o.objective, o.weights);
   const double budget = o.budget_seconds > 0 ? o.budget_seconds : std::numeric_limits<double>::infinity();
 
   for (auto& row : rows) {
     if (row.frame) continue;
     for (int n : iterations) row.baseline.push_back({.iterations = n});
-    const auto content = to_backend<B>(square_image(o.content, row.h, 1));
-    const auto style = to_backend<B>(square_image(o.style, row.h, 2));
+    const auto content = to_backend<B>(app::square_image(o.content, row.h, 1));
+    const auto style = to_backend<B>(app::square_image(o.style, row.h, 2));
 
     objective.set_content(content);
     objective.set_style(style);
     const auto noise = losses::white_noise_image<float, B>(content.shape(), o.seed);
-    const auto probe_start = Clock::now();
+    const auto probe_start = app::Clock::now();
     objective.evaluate(noise);
     synchronize();
-    const double probe = seconds_since(probe_start);
+    const double probe = app::seconds_since(probe_start);
     char buf[256];
     std::snprintf(buf, sizeof buf, "one objective evaluation (VGG forward and backward) took %s",
                   seconds_text(probe).c_str());
@@ -155,11 +141,12 @@ void measure_baseline(const SpeedTableOptions& o, const std::vector<int>& iterat
     Tensor<float, B> y;
     std::size_t next = 0;  // the first cell not yet reached
     int last_iteration = 0;
-    const auto result = run_gatys(objective, content, style, o.seed, iterations.back(), y, [&](const GatysProgress& p) {
+    const app::GatysOptions gatys{.iterations = iterations.back(), .seed = o.seed};
+    const auto result = app::run_gatys(objective, content, style, gatys, y, [&](const app::GatysProgress& p) {
       last_iteration = p.iteration;
       if (p.iteration > 0 && p.iteration % 50 == 0)
         std::fprintf(stderr, "speed_table: %dx%d iteration %d, %.1f s, objective %.6g\n", row.w, row.h, p.iteration,
-                     p.seconds, p.value);
+                     p.seconds, p.terms.total);
       if (next < row.baseline.size() && p.iteration == row.baseline[next].iterations) {
         synchronize();
         row.baseline[next].seconds = p.seconds;
@@ -224,8 +211,9 @@ inline void print_speed_table(const SpeedTableOptions& o, const std::string& bac
       "\nFeed-forward: StyleTransformNet (%s), median of %d runs after %d warm-up. Baseline: eq. 5 "
       "with content %s, style %s, weights %g / %g / %g, VGG %s; white noise, L-BFGS projected to [0, 255], "
       "times end to end (targets included) from one run per size, stamped at each iteration count.%s\n",
-      o.model.empty() ? "random weights" : o.model.c_str(), o.reps, o.warmup, o.content_layers.c_str(),
-      o.style_layers.c_str(), o.content_weight, o.style_weight, o.tv_weight, o.weights.c_str(),
+      o.model.empty() ? "random weights" : o.model.c_str(), o.reps, o.warmup,
+      join_list(o.objective.content_layers).c_str(), join_list(o.objective.style_layers).c_str(),
+      o.objective.content_weight, o.objective.style_weight, o.objective.tv_weight, o.weights.c_str(),
       o.budget_seconds > 0 ? (" Budget: " + seconds_text(o.budget_seconds) + " per size.").c_str() : "");
   for (const auto& row : rows) {
     for (const auto& c : row.baseline)
@@ -252,64 +240,52 @@ inline void print_speed_table(const SpeedTableOptions& o, const std::string& bac
   if (!csv) throw FileError("--csv: cannot write " + o.csv);
 }
 
-// The whole program for backend B (style_common.hpp: BenchBackend).
+// The whole program on backend B: `program` ("speed_table_cuda") names it in messages; `instead`
+// says what to run where B cannot run.
 template <class B>
-int speed_table_main(int argc, char** argv, const BenchBackend& on) {
+int speed_table_main(int argc, char** argv, const std::string& program, const std::string& instead) {
   SpeedTableOptions o;
-  CLI::App app{
+  CLI::App cli{
       "Johnson et al. 2016, Table 1: seconds per image of the feed-forward style network (StyleTransformNet, "
       "median after warm-up) against the Gatys et al. baseline (eq. 5 minimised by L-BFGS projected to [0, 255] "
       "from white noise) after 100, 300 and 500 iterations, at each --sizes (square images), with speed-ups, and "
       "the feed-forward frames per second at --frame. The baseline runs once per size to the largest count, "
       "time-stamped at each count. Cells that cannot finish within --budget-seconds are printed as "
       "\"not run (budget)\", never extrapolated. Markdown on stdout, --csv for the numbers."};
-  app.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors) for the baseline's loss network")
+  cli.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors) for the baseline's loss network")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("--model,-m", o.model, "a trained StyleTransformNet (train_style output); default: random weights")
+  cli.add_option("--model,-m", o.model, "a trained StyleTransformNet (train_style output); default: random weights")
       ->check(CLI::ExistingFile);
-  app.add_option("--content", o.content, "content image for the baseline (default: a synthetic image)")
+  cli.add_option("--content", o.content, "content image for the baseline (default: a synthetic image)")
       ->check(CLI::ExistingFile);
-  app.add_option("--style", o.style, "style image for the baseline (default: a synthetic image)")
+  cli.add_option("--style", o.style, "style image for the baseline (default: a synthetic image)")
       ->check(CLI::ExistingFile);
-  app.add_option("--content-layers", o.content_layers, "comma-separated reluX_Y layers")->capture_default_str();
-  app.add_option("--style-layers", o.style_layers,
-                 "comma-separated reluX_Y layers (the paper's; the shared VGG-19 stops at conv3_4: use e.g. "
-                 "relu1_2,relu2_2,relu3_4)")
+  app::ObjectiveFlags objective_flags(cli, o.objective);
+  cli.add_option("--sizes", o.sizes, "comma-separated square image sizes")->capture_default_str();
+  cli.add_option("--iterations", o.iterations, "comma-separated L-BFGS iteration counts of the baseline")
       ->capture_default_str();
-  app.add_option("--content-weight", o.content_weight, "lambda_c")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--style-weight", o.style_weight, "lambda_s (each style layer)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--tv-weight", o.tv_weight, "lambda_TV")->capture_default_str()->check(CLI::NonNegativeNumber);
-  app.add_option("--sizes", o.sizes, "comma-separated square image sizes")->capture_default_str();
-  app.add_option("--iterations", o.iterations, "comma-separated L-BFGS iteration counts of the baseline")
-      ->capture_default_str();
-  app.add_option("--frame", o.frame, "WxH of the frames-per-second row (\"\": none)")->capture_default_str();
-  app.add_option("--warmup", o.warmup, "feed-forward runs before timing")
+  cli.add_option("--frame", o.frame, "WxH of the frames-per-second row (\"\": none)")->capture_default_str();
+  cli.add_option("--warmup", o.warmup, "feed-forward runs before timing")
       ->capture_default_str()
       ->check(CLI::Range(0, 100));
-  app.add_option("--reps", o.reps, "timed feed-forward runs (the median is reported)")
+  cli.add_option("--reps", o.reps, "timed feed-forward runs (the median is reported)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  app.add_option("--budget-seconds", o.budget_seconds, "longest baseline run per size; 0: no limit")
+  cli.add_option("--budget-seconds", o.budget_seconds, "longest baseline run per size; 0: no limit")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", o.seed, "seed of the random network weights and of the baseline's noise")
+  cli.add_option("--seed", o.seed, "seed of the random network weights and of the baseline's noise")
       ->capture_default_str();
-  app.add_option("--csv", o.csv, "write the numbers as CSV here");
-  CLI11_PARSE(app, argc, argv);
+  cli.add_option("--csv", o.csv, "write the numbers as CSV here");
+  CLI11_PARSE(cli, argc, argv);
 
-  try {
-    const std::string backend = on.start();
-    const auto& synchronize = on.synchronize;
-    std::vector<int> iterations = speed_detail::int_list(o.iterations, "--iterations", 1);
+  return app::report_errors(program, [&] {
+    const std::string backend = app::Device<B>::start(instead, app::DeviceUse::fastest);
+    std::vector<int> iterations = app::parse_int_list(o.iterations, "--iterations", 1, 100000);
     std::sort(iterations.begin(), iterations.end());
     iterations.erase(std::unique(iterations.begin(), iterations.end()), iterations.end());
-    const std::vector<int> sizes = speed_detail::int_list(o.sizes, "--sizes", 16);
-    if (iterations.empty() || sizes.empty()) throw ArgumentError("--sizes and --iterations need one value at least");
+    const std::vector<int> sizes = app::parse_int_list(o.sizes, "--sizes", 16, 100000);
     std::vector<SizeRow> rows;
     for (int s : sizes) rows.push_back({.h = s, .w = s});
     if (!o.frame.empty()) {
@@ -320,19 +296,15 @@ int speed_table_main(int argc, char** argv, const BenchBackend& on) {
       rows.push_back({.h = h, .w = w, .frame = true});
     }
 
-    with_style_net(o.model, [&](auto net) {
-      speed_detail::measure_feed_forward<typename decltype(net)::type, B>(o, rows, synchronize);
-    });
+    app::with_style_net(
+        o.model, [&](auto net) { speed_detail::measure_feed_forward<typename decltype(net)::type, B>(o, rows); });
     if (nets::vgg_depth(io::SafetensorsFile(o.weights)) == 19)
-      speed_detail::measure_baseline<nets::AllReluVgg19, B>(o, iterations, rows, synchronize);
+      speed_detail::measure_baseline<nets::AllReluVgg19, B>(o, iterations, rows);
     else
-      speed_detail::measure_baseline<nets::AllReluVgg16, B>(o, iterations, rows, synchronize);
+      speed_detail::measure_baseline<nets::AllReluVgg16, B>(o, iterations, rows);
     print_speed_table(o, backend, iterations, rows);
     return 0;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "%s: error: %s\n", on.program.c_str(), e.what());
-    return 1;
-  }
+  });
 }
 
 }  // namespace perceptual::bench

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "cuda_device.hpp"
-#include "perceptual/backend/cuda/cuda.hpp"
+#include "perceptual/app/cuda_device.hpp"
+#include "perceptual/app/timing.hpp"
 #include "transform_benchmark.hpp"
 
 using namespace perceptual;
@@ -23,7 +23,7 @@ double median_ms(const std::function<void()>& run, int warmup, int iterations) {
   PERCEPTUAL_CUDA_CHECK(cudaEventCreate(&start));
   PERCEPTUAL_CUDA_CHECK(cudaEventCreate(&stop));
   const cudaStream_t stream = cuda::context().stream();
-  std::vector<float> times;
+  std::vector<double> times;
   for (int i = 0; i < iterations; ++i) {
     PERCEPTUAL_CUDA_CHECK(cudaEventRecord(start, stream));
     run();
@@ -35,9 +35,7 @@ double median_ms(const std::function<void()>& run, int warmup, int iterations) {
   }
   (void)cudaEventDestroy(start);
   (void)cudaEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  const std::size_t n = times.size();
-  return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+  return app::median(std::move(times));
 }
 
 void run(const std::string& precision, const bench::TransformBenchOptions& o) {
@@ -59,9 +57,10 @@ int main(int argc, char** argv) {
   return bench::transform_benchmark_main(
       argc, argv, "transform_benchmark", {"fp32", "tf32", "bf16"},
       [] {
-        return bench::cuda_device(
+        return app::Device<Cuda>::start(
             "it times the GPU only: run it on a GPU machine with scripts/device_check.sh; transform_benchmark_cpu "
-            "times the CPU backend");
+            "times the CPU backend",
+            app::DeviceUse::fastest);
       },
       run);
 }

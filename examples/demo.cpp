@@ -8,13 +8,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <perceptual/app/options.hpp>
+#include <perceptual/app/progress.hpp>
 #include <perceptual/io/io.hpp>
 #include <perceptual/perceptual.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include "progress.hpp"
 
 using namespace perceptual;
 using TensorF = Tensor<float, Cpu>;
@@ -37,24 +37,24 @@ int main(int argc, char** argv) {
   double sigma = 25, tv_weight = 2;
   int iterations = 100;
   unsigned long seed = 1;
-  CLI::App app{
+  CLI::App cli{
       "Denoises the bundled photo (or --input) with pixel + total-variation loss and projected L-BFGS; "
       "writes <output-dir>/{noisy,denoised}.png and prints the PSNR of each against the clean image."};
-  app.add_option("--input,-i", input, "clean input image")->capture_default_str()->check(CLI::ExistingFile);
-  app.add_option("--output-dir,-o", output_dir, "folder for the results (created)")->capture_default_str();
-  app.add_option("--sigma", sigma, "standard deviation of the added noise (0..255 scale)")
+  cli.add_option("--input,-i", input, "clean input image")->capture_default_str()->check(CLI::ExistingFile);
+  cli.add_option("--output-dir,-o", output_dir, "folder for the results (created)")->capture_default_str();
+  cli.add_option("--sigma", sigma, "standard deviation of the added noise (0..255 scale)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 255.0));
-  app.add_option("--tv-weight", tv_weight, "weight of the total-variation term")
+  cli.add_option("--tv-weight", tv_weight, "weight of the total-variation term")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--iterations,-n", iterations, "L-BFGS iterations")
+  cli.add_option("--iterations,-n", iterations, "L-BFGS iterations")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
-  app.add_option("--seed", seed, "seed of the noise")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  cli.add_option("--seed", seed, "seed of the noise")->capture_default_str();
+  CLI11_PARSE(cli, argc, argv);
 
-  try {
+  return app::report_errors("demo", [&] {
     const TensorF clean = io::read_image<float>(input);
     std::vector<float> v = clean.to_host();
     std::mt19937_64 rng(seed);
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     const TensorF noisy = TensorF::from_host(clean.shape(), v);
 
     TensorF x = noisy;
-    examples::Progress progress("demo", iterations, 10);
+    app::Progress progress("demo", iterations, 10);
     optim::LbfgsOptions lo;
     lo.max_iterations = iterations;
     lo.lower = 0;
@@ -94,8 +94,5 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "demo: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

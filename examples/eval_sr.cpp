@@ -11,6 +11,8 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <perceptual/app/images.hpp>
+#include <perceptual/app/options.hpp>
 #include <perceptual/io/color.hpp>
 #include <perceptual/io/image.hpp>
 #include <perceptual/io/metrics.hpp>
@@ -20,8 +22,6 @@
 #include <regex>
 #include <string>
 #include <vector>
-
-#include "inputs.hpp"
 
 using namespace perceptual;
 using TensorF = Tensor<float, Cpu>;
@@ -76,16 +76,6 @@ std::vector<Pair> find_pairs(const Options& o) {
   return pairs;
 }
 
-TensorF crop_top_left(const TensorF& x, int h, int w) {
-  if (h == x.h() && w == x.w()) return x;
-  TensorF y({x.n(), x.c(), h, w});
-  for (int p = 0; p < x.n() * x.c(); ++p)
-    for (int i = 0; i < h; ++i)
-      std::copy_n(x.data() + (static_cast<std::size_t>(p) * x.h() + i) * x.w(), w,
-                  y.data() + (static_cast<std::size_t>(p) * h + i) * w);
-  return y;
-}
-
 // The upscaling under test: bicubic, or a network (`net`, for --method model).
 TensorF upscale(const Options& o, nets::SuperResolver* net, const TensorF& lr) {
   if (net) return net->upscale(lr);
@@ -105,7 +95,7 @@ Result evaluate(const Options& o, nets::SuperResolver* net, const Pair& pair) {
                        std::to_string(o.factor) + " x the LR (use --degrade to make the LR from the HR)");
   } else {
     // The protocol's modcrop: keep the top-left part whose sides are multiples of the factor.
-    hr = crop_top_left(hr, hr.h() / o.factor * o.factor, hr.w() / o.factor * o.factor);
+    hr = app::crop_top_left(hr, hr.h() / o.factor * o.factor, hr.w() / o.factor * o.factor);
     if (hr.h() == 0 || hr.w() == 0)
       throw ShapeError(pair.name + ": HR " + pair.hr.filename().string() + " is smaller than the factor " +
                        std::to_string(o.factor));
@@ -176,7 +166,7 @@ int run(Options o) {
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{
+  CLI::App cli{
       "Super-resolution evaluation (Johnson et al. 2016, sec. 4.2): upscales every NAME_LR image of a test folder "
       "by the factor, rounds it to 8 bits and reports PSNR and SSIM against NAME_HR on the Y channel (ITU-R "
       "BT.601, 16..235) with `factor` pixels cropped from each side, per image and on average. Where the folder "
@@ -184,28 +174,25 @@ int main(int argc, char** argv) {
       "the HR image as in the paper: Gaussian blur (sigma 1.0), then bicubic downscaling by the factor. "
       "--method model upscales with a network from train_sr instead (its factor is the default --factor); "
       "networks trained on the paper's degradation are best measured with --degrade."};
-  app.add_option("dir", o.dir, "test folder, e.g. /work/shared/data/sr/Set5/x4")->required();
-  const auto factor = app.add_option("--factor,-f", o.factor, "upscaling factor (default: a model's own, else 4)")
+  cli.add_option("dir", o.dir, "test folder, e.g. /work/shared/data/sr/Set5/x4")->required();
+  const auto factor = cli.add_option("--factor,-f", o.factor, "upscaling factor (default: a model's own, else 4)")
                           ->capture_default_str()
                           ->check(CLI::Range(2, 16));
-  app.add_option("--method", o.method, "bicubic, or model (a trained SuperResolutionNet, --model)")
+  cli.add_option("--method", o.method, "bicubic, or model (a trained SuperResolutionNet, --model)")
       ->capture_default_str()
       ->check(CLI::IsMember({"bicubic", "model"}));
-  app.add_option("--model", o.model, "super-resolution network (safetensors, from train_sr) for --method model")
+  cli.add_option("--model", o.model, "super-resolution network (safetensors, from train_sr) for --method model")
       ->check(CLI::ExistingFile);
-  app.add_flag("--degrade", o.degrade, "make every LR input from its HR image (blur sigma 1.0, bicubic x1/factor)");
-  app.add_option("--csv", o.csv, "also write the per-image figures and the mean as CSV");
-  app.add_option("--save-dir", o.save_dir, "save each upscaled image as DIR/NAME_<method>_x<factor>.png");
-  examples::add_max_pixels_option(app);
-  CLI11_PARSE(app, argc, argv);
+  cli.add_flag("--degrade", o.degrade, "make every LR input from its HR image (blur sigma 1.0, bicubic x1/factor)");
+  cli.add_option("--csv", o.csv, "also write the per-image figures and the mean as CSV");
+  cli.add_option("--save-dir", o.save_dir, "save each upscaled image as DIR/NAME_<method>_x<factor>.png");
+  app::add_max_pixels_option(cli);
+  CLI11_PARSE(cli, argc, argv);
   o.factor_given = factor->count() > 0;
 
-  try {
+  return app::report_errors("eval_sr", [&] {
     if (o.method == "model" && o.model.empty()) throw ArgumentError("--method model needs --model FILE");
     if (o.method != "model" && !o.model.empty()) throw ArgumentError("--model needs --method model");
     return run(o);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "eval_sr: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <perceptual/app/images.hpp>
+#include <perceptual/app/options.hpp>
+#include <perceptual/app/style_nets.hpp>
 #include <perceptual/io/io.hpp>
 #include <perceptual/nets/engstrom.hpp>
 #include <perceptual/nets/transform.hpp>
@@ -15,8 +18,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include "inputs.hpp"
 
 using namespace perceptual;
 using TensorF = Tensor<float, Cpu>;
@@ -38,23 +39,6 @@ struct Options {
 // 1024x1024 image.
 constexpr std::int64_t batch_pixels = std::int64_t{1} << 20;
 
-// Which network a file holds: our files say so in metadata ("architecture"); the converted
-// lengstrom checkpoints carry "arch": "engstrom-tf" and, failing that, are known by their names.
-std::string detect_preset(const io::SafetensorsFile& file) {
-  const auto& meta = file.metadata();
-  if (const auto it = meta.find("architecture"); it != meta.end()) {
-    if (it->second == "johnson-style") return "johnson";
-    throw FileError(file.path().string() + ": architecture \"" + it->second +
-                    "\" is not a style network (expected johnson-style)");
-  }
-  if (const auto it = meta.find("arch"); it != meta.end() && it->second == "engstrom-tf") return "engstrom";
-  if (file.has("conv1.norm.scale")) return "engstrom";
-  if (file.has("conv1.norm.weight")) return "johnson";
-  throw FileError(file.path().string() +
-                  ": cannot tell the network from the file (no \"architecture\" metadata, no conv1.norm tensors); "
-                  "give --preset");
-}
-
 // Reflection-pads the bottom and right to multiples of `m` (the net's size then comes back unchanged).
 TensorF pad_to_multiple(const TensorF& x, int m) {
   const int ph = (m - x.h() % m) % m, pw = (m - x.w() % m) % m;
@@ -63,16 +47,6 @@ TensorF pad_to_multiple(const TensorF& x, int m) {
     throw ShapeError("image " + to_string(x.shape().spatial()) + " is too small to pad to a multiple of " +
                      std::to_string(m));
   return reflect_pad(x, 0, ph, 0, pw);
-}
-
-TensorF crop(const TensorF& x, int h, int w) {
-  if (x.h() == h && x.w() == w) return x;
-  TensorF y({x.n(), x.c(), h, w});
-  for (int p = 0; p < x.n() * x.c(); ++p)
-    for (int i = 0; i < h; ++i)
-      std::copy_n(x.data() + (static_cast<std::size_t>(p) * x.h() + i) * x.w(), w,
-                  y.data() + (static_cast<std::size_t>(p) * h + i) * w);
-  return y;
 }
 
 // Luminance-only transfer (Gatys et al. 2016, "Preserving color"): the output's Y with the input's Cb, Cr.
@@ -90,7 +64,7 @@ TensorF preserve_colors(const TensorF& stylized, const TensorF& content) {
 // Our networks: reflection-padded to a multiple of 4, cropped back to the input's size.
 template <class Net>
 TensorF stylize_johnson(Model<Net, Cpu, float>& net, const TensorF& image) {
-  return crop(net.forward(pad_to_multiple(image, nets::style_transform_multiple)), image.h(), image.w());
+  return app::crop_top_left(net.forward(pad_to_multiple(image, nets::style_transform_multiple)), image.h(), image.w());
 }
 
 // lengstrom's evaluate.py: the network at the image's own size with TensorFlow's SAME arithmetic,
@@ -99,7 +73,7 @@ TensorF stylize_johnson(Model<Net, Cpu, float>& net, const TensorF& image) {
 // bottom and the right (SAME pads after).
 TensorF stylize_engstrom(Model<nets::EngstromNet, Cpu, float>& net, const TensorF& image, bool crop_to_input) {
   TensorF y = net.forward(image);
-  if (crop_to_input) y = crop(y, image.h(), image.w());
+  if (crop_to_input) y = app::crop_top_left(y, image.h(), image.w());
   for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::floor(y.data()[i]);
   return y;
 }
@@ -110,59 +84,59 @@ int run(const Options& o, const io::SafetensorsFile& file, Load load) {
   load(net, file);
   net.eval();
   const std::string suffix = o.suffix_given ? o.suffix : "_" + fs::path(o.model).stem().string();
-  const examples::Batching batching{o.batch, batch_pixels};
-  return examples::transform_images("stylize", o.inputs, o.output_dir, suffix, o.format, batching,
-                                    [&](const TensorF& image) {
-                                      NoGrad no_grad;  // inference: the layers keep nothing for backward
-                                      TensorF y;
-                                      if constexpr (std::is_same_v<Net, nets::EngstromNet>)
-                                        y = stylize_engstrom(net, image, o.crop_to_input || o.preserve_colors);
-                                      else
-                                        y = stylize_johnson(net, image);
-                                      return o.preserve_colors ? preserve_colors(y, image) : y;
-                                    });
+  const app::Batching batching{o.batch, batch_pixels};
+  return app::transform_images("stylize", o.inputs, o.output_dir, suffix, o.format, batching,
+                               [&](const TensorF& image) {
+                                 NoGrad no_grad;  // inference: the layers keep nothing for backward
+                                 TensorF y;
+                                 if constexpr (std::is_same_v<Net, nets::EngstromNet>)
+                                   y = stylize_engstrom(net, image, o.crop_to_input || o.preserve_colors);
+                                 else
+                                   y = stylize_johnson(net, image);
+                                 return o.preserve_colors ? preserve_colors(y, image) : y;
+                               });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{
+  CLI::App cli{
       "Fast style transfer (Johnson et al. 2016): runs a trained style network over each image in one forward "
       "pass, at the image's own size. Our networks (--preset johnson) see the image reflection-padded to a multiple "
       "of 4 and give an image of its size. The lengstrom/fast-style-transfer networks (--preset engstrom) give what "
       "that project's evaluate.py writes: the network's output at the image's own size with TensorFlow's SAME "
       "arithmetic, 4 * ceil(n / 4) rows and columns (476 rows for 474), truncated to 8 bits; --crop-to-input "
       "drops the extra bottom rows and right columns. Writes OUTPUT_DIR/<name><suffix>.<format>."};
-  app.add_option("--model,-m", o.model, "style network weights (safetensors)")->required()->check(CLI::ExistingFile);
-  app.add_option("inputs", o.inputs, "images (JPEG/PNG/BMP) and folders of images")->required();
-  app.add_option("--output-dir,-o", o.output_dir, "folder for the results (created if needed)")->capture_default_str();
-  app.add_option("--preset", o.preset,
+  cli.add_option("--model,-m", o.model, "style network weights (safetensors)")->required()->check(CLI::ExistingFile);
+  cli.add_option("inputs", o.inputs, "images (JPEG/PNG/BMP) and folders of images")->required();
+  cli.add_option("--output-dir,-o", o.output_dir, "folder for the results (created if needed)")->capture_default_str();
+  cli.add_option("--preset", o.preset,
                  "network: engstrom (lengstrom/fast-style-transfer), johnson (our StyleTransformNet), or auto: "
                  "from the file's metadata and tensor names")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "engstrom", "johnson"}));
   auto* suffix =
-      app.add_option("--suffix", o.suffix, "added to each output's name (default: _<model name>; \"\" for none)");
-  app.add_option("--format", o.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
-  app.add_flag("--preserve-colors", o.preserve_colors,
+      cli.add_option("--suffix", o.suffix, "added to each output's name (default: _<model name>; \"\" for none)");
+  cli.add_option("--format", o.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
+  cli.add_flag("--preserve-colors", o.preserve_colors,
                "keep the input's colours: the stylised luminance (Y) with the input's chroma (Cb, Cr); with "
                "--preset engstrom, implies --crop-to-input");
-  app.add_flag("--crop-to-input", o.crop_to_input,
+  cli.add_flag("--crop-to-input", o.crop_to_input,
                "--preset engstrom: crop the output to the input's size (drops the bottom rows and right columns that "
                "TensorFlow's SAME arithmetic adds to sizes that are not multiples of 4)");
-  app.add_option("--batch", o.batch,
+  cli.add_option("--batch", o.batch,
                  "run up to N consecutive images of one size in one pass, while they hold at most 1 megapixel in "
                  "all (4 images of 512x512; larger images go one at a time): faster per image, same results")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  examples::add_max_pixels_option(app);  // applied when parsed (io::set_default_image_limits)
-  CLI11_PARSE(app, argc, argv);
+  app::add_max_pixels_option(cli);  // applied when parsed (io::set_default_image_limits)
+  CLI11_PARSE(cli, argc, argv);
   o.suffix_given = suffix->count() > 0;
 
-  try {
+  return app::report_errors("stylize", [&] {
     const io::SafetensorsFile file(o.model);
-    const std::string preset = o.preset == "auto" ? detect_preset(file) : o.preset;
+    const std::string preset = o.preset == "auto" ? app::detect_preset(file) : o.preset;
     std::fprintf(stderr, "stylize: %s network from %s\n", preset.c_str(), o.model.c_str());
     if (preset == "engstrom")
       return run<nets::EngstromNet>(o, file, [](auto& net, const auto& f) { nets::load_engstrom(net, f); });
@@ -170,8 +144,5 @@ int main(int argc, char** argv) {
       return run<nets::StyleTransformNet<nets::BatchNormDefault>>(
           o, file, [](auto& net, const auto& f) { io::load_parameters(net, f); });
     return run<nets::StyleTransformNet<>>(o, file, [](auto& net, const auto& f) { io::load_parameters(net, f); });
-  } catch (const Error& e) {
-    std::fprintf(stderr, "stylize: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <perceptual/app/images.hpp>
+#include <perceptual/app/options.hpp>
 #include <perceptual/backend/cpu/cpu.hpp>
 #include <perceptual/io/histogram.hpp>
 #include <perceptual/io/image.hpp>
@@ -12,8 +14,6 @@
 #include <perceptual/nets/super_resolution.hpp>
 #include <string>
 #include <vector>
-
-#include "inputs.hpp"
 
 using namespace perceptual;
 using TensorF = Tensor<float, Cpu>;
@@ -41,39 +41,33 @@ int run(const Options& o) {
   std::fprintf(stderr, "super_resolve: x%d network (%s norm) from %s\n", f,
                net.info().batch_norm ? "batch" : "instance", o.model.c_str());
   const std::string suffix = o.suffix.empty() ? "_x" + std::to_string(f) : o.suffix;
-  return examples::transform_images("super_resolve", o.inputs, o.output_dir, suffix, o.format, {},
-                                    [&](const TensorF& lr) {
-                                      const TensorF sr = net.upscale(lr);
-                                      return o.histogram_match ? match_to_bicubic(sr, lr) : sr;
-                                    });
+  return app::transform_images("super_resolve", o.inputs, o.output_dir, suffix, o.format, {}, [&](const TensorF& lr) {
+    const TensorF sr = net.upscale(lr);
+    return o.histogram_match ? match_to_bicubic(sr, lr) : sr;
+  });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  CLI::App app{
+  CLI::App cli{
       "Super-resolution (Johnson et al. 2016): upscales each low-resolution image by the network's factor (4 or 8, "
       "read from the model file that train_sr writes) in one forward pass; images at least 5x5, RGB, values kept on "
       "the 0..255 scale. Writes OUTPUT_DIR/<name><suffix>.<format> and prints the time per image (the network, "
       "and the histogram matching when asked, without the file reading and writing)."};
-  app.add_option("--model,-m", o.model, "super-resolution network (safetensors, from train_sr)")
+  cli.add_option("--model,-m", o.model, "super-resolution network (safetensors, from train_sr)")
       ->required()
       ->check(CLI::ExistingFile);
-  app.add_option("inputs", o.inputs, "low-resolution images (JPEG/PNG/BMP) and folders of images")->required();
-  app.add_option("--output-dir,-o", o.output_dir, "folder for the results (created if needed)")->capture_default_str();
-  app.add_option("--suffix", o.suffix, "added to each output's name (default: _x<factor>)");
-  app.add_option("--format", o.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
-  app.add_flag("--histogram-match", o.histogram_match,
+  cli.add_option("inputs", o.inputs, "low-resolution images (JPEG/PNG/BMP) and folders of images")->required();
+  cli.add_option("--output-dir,-o", o.output_dir, "folder for the results (created if needed)")->capture_default_str();
+  cli.add_option("--suffix", o.suffix, "added to each output's name (default: _x<factor>)");
+  cli.add_option("--format", o.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
+  cli.add_flag("--histogram-match", o.histogram_match,
                "match each output channel's histogram to that of the bicubic upscaling of the input (the paper's "
                "post-processing)");
-  examples::add_max_pixels_option(app);
-  CLI11_PARSE(app, argc, argv);
+  app::add_max_pixels_option(cli);
+  CLI11_PARSE(cli, argc, argv);
 
-  try {
-    return run(o);
-  } catch (const Error& e) {
-    std::fprintf(stderr, "super_resolve: error: %s\n", e.what());
-    return 1;
-  }
+  return app::report_errors("super_resolve", [&] { return run(o); });
 }

@@ -16,11 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "training.hpp"
+#include <perceptual/app/device.hpp>
+#include <perceptual/app/training.hpp>
 
 namespace perceptual::examples {
 
-struct TrainSrOptions : TrainingFlags {
+struct TrainSrOptions : app::TrainingFlags {
   std::string loss = "feature", norm = "batch", weights;
   double tv_weight = 0;
   int factor = 4, crop_size = 288;
@@ -44,7 +45,7 @@ inline void check_train_sr_options(const TrainSrOptions& o) {
         "--loss feature needs --weights VGG.safetensors (VGG-16 or VGG-19 with layers up to conv2_2; "
         "see scripts/convert_vgg.py), or use --loss pixel");
   if (o.sample_every > 0 && o.sample.empty()) throw ArgumentError("--sample-every needs --sample IMAGE");
-  check_batch_memory(o, "--crop-size", o.crop_size, o.factor);
+  app::check_batch_memory(o, "--crop-size", o.crop_size, o.factor);
 }
 
 template <int Factor, template <int> class Norm, class B>
@@ -60,7 +61,7 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
 
   // What a resumed run must agree on to continue the same run, and what the model file records
   // besides the trainer's settings (factor, norm, loss, tv_weight, value_range).
-  auto run_meta = run_metadata(o);
+  auto run_meta = app::run_metadata(o);
   run_meta["crop_size"] = std::to_string(o.crop_size);
   run_meta["degradation"] = "gaussian_blur sigma 1.0, bicubic x1/factor, 8-bit";
   if (to.loss == train::SrLoss::feature) run_meta["vgg_weights"] = fs::path(o.weights).filename().string();
@@ -68,8 +69,8 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
     const auto checkpoint = trainer.load_checkpoint(o.resume);
     auto mine = run_meta;
     mine.merge(trainer.settings());
-    report_resume(program, o, trainer.iteration(), checkpoint, mine,
-                  {"data", "crop_size", "batch_size", "seed", "loss", "tv_weight"});
+    app::report_resume(program, o, trainer.iteration(), checkpoint, mine,
+                       {"data", "crop_size", "batch_size", "seed", "loss", "tv_weight"});
   }
   const long start = static_cast<long>(trainer.iteration());
   std::fprintf(stderr,
@@ -80,7 +81,7 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
 
   Tensor<float, Cpu> sample;
   if (!o.sample.empty()) sample = io::read_image<float>(o.sample);
-  TrainingLoop loop(program, o, start, {"total", "pixel", "feature", "tv"});
+  app::TrainingLoop loop(program, o, start, {"total", "pixel", "feature", "tv"});
   train::BatchLoader loader(dataset, {.image_size = o.crop_size,
                                       .batch_size = o.batch_size,
                                       .seed = o.seed,
@@ -88,40 +89,24 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
                                       .first_batch = trainer.iteration(),
                                       .crop = train::LoaderOptions::Crop::random,
                                       .lr_factor = Factor});
-  // A NaN or Inf, a full disk or a bad image stops the run; the error says which checkpoint is kept.
-  KeptCheckpoint kept{o.resume, start};
-  try {
-    for (long it = loop.first(); it <= loop.last(); ++it) {
-      const train::Batch batch = loader.next();
-      // The type named: nvcc 13 drops the braces of {t.total, ...} below when t is `auto` here.
-      const train::SrTerms t = trainer.step(batch.inputs, batch.images);
-      loop.report(it, {t.total, t.pixel, t.feature, t.tv});
-      if (loop.checkpoint_due(it)) {
-        trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
-        kept = {loop.checkpoint_path(), it};
-      }
-      if (loop.sample_due(it)) io::write_image(trainer.upscale(sample), loop.sample_path(it));
-      if (loop.out_of_time()) break;
-    }
-    // Unless the last iteration's checkpoint is this one: each durable write costs a sync.
-    if (loop.final_checkpoint() && (kept.path != loop.checkpoint_path() || kept.iteration != trainer.iteration())) {
-      trainer.save_checkpoint(loop.checkpoint_path(), run_meta);
-      kept = {loop.checkpoint_path(), trainer.iteration()};
-    }
-    trainer.save_model(o.output, run_meta);
-  } catch (const Error& e) {
-    return report_stopped(program, e, kept);
-  }
-  loop.finish(trainer.iteration());
-  return 0;
+  return app::run_training(
+      program, o, trainer, loop, run_meta,
+      [&](long) {
+        const train::Batch batch = loader.next();
+        // The type named: nvcc 13 drops the braces of {t.total, ...} below when t is `auto` here.
+        const train::SrTerms t = trainer.step(batch.inputs, batch.images);
+        return std::vector<double>{t.total, t.pixel, t.feature, t.tv};
+      },
+      [&](const fs::path& path) { io::write_image(trainer.upscale(sample), path); });
 }
 
 // The program: options, then the run on B for the chosen factor and normalisation.
+// `program` ("train_sr_cuda") names it in messages; `instead` says what to run where B cannot run.
 template <class B>
-int train_sr_main(int argc, char** argv, const ProgramBackend& backend) {
+int train_sr_main(int argc, char** argv, const std::string& program, const std::string& instead) {
   TrainSrOptions o;
-  o.command_line = command_line(argc, argv);
-  CLI::App app{
+  o.command_line = app::command_line(argc, argv);
+  CLI::App cli{
       "Trains a super-resolution network (Johnson et al. 2016, sec. 4.2) for factor 4 or 8: each training image "
       "gives a random --crop-size HR crop at its own resolution (images with a shorter side below it are first "
       "scaled up), whose LR input is made as in the paper: Gaussian blur (sigma 1.0), bicubic downscaling by the "
@@ -130,43 +115,40 @@ int train_sr_main(int argc, char** argv, const ProgramBackend& backend) {
       "variation. The network takes and gives RGB in [0, 255]; batch norm by default, as in the paper. The output "
       "is read by super_resolve and eval_sr --method model; train_sr and train_sr_cuda write the same files and "
       "resume each other's checkpoints."};
-  app.add_option("--factor,-f", o.factor, "upscaling factor")->capture_default_str()->check(CLI::IsMember({4, 8}));
-  app.add_option("--loss", o.loss, "pixel or feature (VGG relu2_2)")
+  cli.add_option("--factor,-f", o.factor, "upscaling factor")->capture_default_str()->check(CLI::IsMember({4, 8}));
+  cli.add_option("--loss", o.loss, "pixel or feature (VGG relu2_2)")
       ->capture_default_str()
       ->check(CLI::IsMember({"pixel", "feature"}));
-  app.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors) for --loss feature")
+  cli.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors) for --loss feature")
       ->check(CLI::ExistingFile);
-  app.add_option("--output,-o", o.output, "the trained network (safetensors; default sr_x<factor>.safetensors)");
-  app.add_option("--norm", o.norm,
+  cli.add_option("--output,-o", o.output, "the trained network (safetensors; default sr_x<factor>.safetensors)");
+  cli.add_option("--norm", o.norm,
                  "normalisation layers: batch (the paper's) or instance (which makes the net blind to its input's "
                  "brightness and contrast)")
       ->capture_default_str()
       ->check(CLI::IsMember({"batch", "instance"}));
-  app.add_option("--tv-weight", o.tv_weight,
+  cli.add_option("--tv-weight", o.tv_weight,
                  "lambda_TV (plain squared total variation); the paper tunes it in 1e-6..1e-4")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--crop-size", o.crop_size, "side of the square HR training crops, a multiple of the factor")
+  cli.add_option("--crop-size", o.crop_size, "side of the square HR training crops, a multiple of the factor")
       ->capture_default_str()
       ->check(CLI::Range(8, 4096));
-  add_training_flags(app, o, "LR image upscaled", "total,pixel,feature,tv");
-  CLI11_PARSE(app, argc, argv);
+  app::add_training_flags(cli, o, "LR image upscaled", "total,pixel,feature,tv");
+  CLI11_PARSE(cli, argc, argv);
   if (o.output.empty()) o.output = "sr_x" + std::to_string(o.factor) + ".safetensors";
 
-  const char* program = backend.program.c_str();
-  try {
+  return app::report_errors(program, [&] {
     check_train_sr_options(o);
-    const std::string device = backend.start();
+    const std::string device = app::Device<B>::start(instead);
+    const char* name = program.c_str();
     const bool batch = o.norm == "batch";
     if (o.factor == 4)
-      return batch ? train_sr_run<4, nets::BatchNormDefault, B>(o, program, device)
-                   : train_sr_run<4, nets::InstanceNormDefault, B>(o, program, device);
-    return batch ? train_sr_run<8, nets::BatchNormDefault, B>(o, program, device)
-                 : train_sr_run<8, nets::InstanceNormDefault, B>(o, program, device);
-  } catch (const std::exception& e) {  // perceptual::Error, and e.g. a malformed number in a checkpoint
-    std::fprintf(stderr, "%s: error: %s\n", program, e.what());
-    return 1;
-  }
+      return batch ? train_sr_run<4, nets::BatchNormDefault, B>(o, name, device)
+                   : train_sr_run<4, nets::InstanceNormDefault, B>(o, name, device);
+    return batch ? train_sr_run<8, nets::BatchNormDefault, B>(o, name, device)
+                 : train_sr_run<8, nets::InstanceNormDefault, B>(o, name, device);
+  });
 }
 
 }  // namespace perceptual::examples

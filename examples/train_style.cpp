@@ -3,6 +3,5 @@
 #include "train_style.hpp"
 
 int main(int argc, char** argv) {
-  using namespace perceptual;
-  return examples::train_style_main<Cpu>(argc, argv, {"train_style", [] { return std::string(Cpu::name); }});
+  return perceptual::examples::train_style_main<perceptual::Cpu>(argc, argv, "train_style", "");
 }

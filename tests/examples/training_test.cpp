@@ -1,4 +1,4 @@
-// What the training programs (examples/training.hpp: train_style, train_sr) do when training
+// What the training programs (train_style, train_sr; their loop: app/training.hpp) do when training
 // cannot go on: a NaN or Inf in a loss term, a gradient or the state to be saved, a weights file or
 // checkpoint holding one, a full disk. Each stops with a message naming the iteration and the term,
 // parameter or file, writes nothing from the bad state, and says which checkpoint is kept, which

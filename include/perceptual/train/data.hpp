@@ -41,9 +41,30 @@ inline bool is_image_file(const std::filesystem::path& p) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
 }
 
-// The image files under one or more folders, searched recursively (subfolders too, symlinked
+// The image files in `folder` (by is_image_file), and in its subfolders when `recursive` (symlinked
 // folders not followed), sorted by path so that the order does not depend on the file system.
-// A folder named twice contributes its files once (paths compared as written, normalised).
+// FileError when the folder cannot be listed.
+inline std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& folder, bool recursive) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> found;
+  std::error_code ec;
+  const auto take = [&](const fs::directory_entry& entry) {
+    if (entry.is_regular_file(ec) && is_image_file(entry.path())) found.push_back(entry.path().lexically_normal());
+  };
+  if (recursive)
+    for (auto it = fs::recursive_directory_iterator(folder, fs::directory_options::skip_permission_denied, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      take(*it);
+  else
+    for (auto it = fs::directory_iterator(folder, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      take(*it);
+  if (ec) throw FileError(folder.string() + ": cannot list the folder: " + ec.message());
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// The image files under one or more folders, searched recursively (list_image_files). A folder
+// named twice contributes its files once (paths compared as written, normalised).
 class ImageDataset {
  public:
   explicit ImageDataset(const std::vector<std::filesystem::path>& folders) {
@@ -53,10 +74,7 @@ class ImageDataset {
     for (const auto& folder : folders) {
       std::error_code ec;
       if (!fs::is_directory(folder, ec)) throw FileError("ImageDataset: " + folder.string() + ": not a folder");
-      for (auto it = fs::recursive_directory_iterator(folder, fs::directory_options::skip_permission_denied, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_regular_file(ec) && is_image_file(it->path())) found.insert(it->path().lexically_normal());
-      if (ec) throw FileError("ImageDataset: cannot list " + folder.string() + ": " + ec.message());
+      for (auto& file : list_image_files(folder, true)) found.insert(std::move(file));
     }
     if (found.empty()) {
       std::string names;

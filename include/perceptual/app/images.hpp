@@ -1,61 +1,44 @@
 #pragma once
-// The image arguments of the inference programs (stylize, super_resolve): files, and folders whose
-// .jpg/.jpeg/.png/.bmp files (sorted, not recursive) are taken; and the loop that transforms each
-// and writes it. A named file that cannot be read is an error; a folder's unreadable files are skipped.
-// Also --max-pixels, the option of every program that reads images.
-#include <CLI/CLI.hpp>
-
+// The images a program takes: files, and folders whose .jpg/.jpeg/.png/.bmp files are taken (sorted;
+// subfolders too when asked); the loop that transforms each and writes it (stylize, super_resolve);
+// and the square test images of the benchmarks. A named file that cannot be read is an error; a
+// folder's unreadable files are skipped.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 #include <set>
 #include <string>
 #include <system_error>
 #include <vector>
 
-#include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/train/data.hpp"
 
-namespace perceptual::examples {
-
-// --max-pixels N, the option of every program that reads images: the largest image (width x height)
-// it decodes, checked from each file's header before decoding. Applied when parsed, as the
-// default of io::read_image (io::set_default_image_limits).
-inline CLI::Option* add_max_pixels_option(CLI::App& app) {
-  const std::string help =
-      "largest image to read, in pixels (width x height), checked from the file's header before decoding (default " +
-      std::to_string(io::ImageLimits::default_max_pixels) + " = 16384x16384)";
-  const auto apply = [](std::int64_t n) { io::set_default_image_limits({.max_pixels = n}); };
-  const auto positive = CLI::Range(std::int64_t{1}, std::numeric_limits<std::int64_t>::max()).description("POSITIVE");
-  return app.add_option_function<std::int64_t>("--max-pixels", apply, help)->check(positive);
-}
+namespace perceptual::app {
 
 struct InputImage {
   std::filesystem::path path;
   bool from_folder;  // unreadable files found in a folder are skipped, named ones are errors
 };
 
-// FileError for an input that is neither a file nor a folder; a folder without images is reported
-// on stderr, prefixed by `program`.
-inline std::vector<InputImage> collect_images(const std::vector<std::string>& inputs, const char* program) {
+// The images that `inputs` name: files as given, and each folder's image files (its subfolders' too
+// when `recursive`). FileError for an input that is neither a file nor a folder; a folder without
+// images is reported on stderr, prefixed by `program`.
+inline std::vector<InputImage> collect_images(const std::vector<std::string>& inputs, const std::string& program,
+                                              bool recursive = false) {
   namespace fs = std::filesystem;
   std::vector<InputImage> images;
   for (const auto& input : inputs) {
     const fs::path p(input);
     std::error_code ec;
     if (fs::is_directory(p, ec)) {
-      std::vector<fs::path> found;
-      for (const auto& entry : fs::directory_iterator(p, ec))
-        if (entry.is_regular_file() && train::is_image_file(entry.path())) found.push_back(entry.path());
-      if (ec) throw FileError(input + ": cannot list the folder: " + ec.message());
-      std::sort(found.begin(), found.end());
-      if (found.empty()) std::fprintf(stderr, "%s: %s: no .jpg, .png or .bmp files\n", program, input.c_str());
-      for (auto& f : found) images.push_back({std::move(f), true});
+      const auto found = train::list_image_files(p, recursive);
+      if (found.empty()) std::fprintf(stderr, "%s: %s: no .jpg, .png or .bmp files\n", program.c_str(), input.c_str());
+      for (const auto& f : found) images.push_back({f, true});
     } else if (fs::exists(p, ec)) {
       images.push_back({p, false});
     } else {
@@ -99,10 +82,11 @@ inline Tensor<float, Cpu> stack(const std::vector<Tensor<float, Cpu>>& images) {
 // in one run), printing a line per image with the time of `transform` alone (a batch's shared out),
 // and the mean time. Returns the exit status: 1 when a named input failed or no image was done.
 template <class Transform>
-int transform_images(const char* program, const std::vector<std::string>& inputs,
+int transform_images(const std::string& program_name, const std::vector<std::string>& inputs,
                      const std::filesystem::path& output_dir, const std::string& suffix, const std::string& format,
                      Batching batching, Transform transform) {
-  const auto images = collect_images(inputs, program);
+  const char* program = program_name.c_str();
+  const auto images = collect_images(inputs, program_name);
   std::error_code ec;
   std::filesystem::create_directories(output_dir, ec);
   if (!std::filesystem::is_directory(output_dir, ec))
@@ -175,4 +159,37 @@ int transform_images(const char* program, const std::vector<std::string>& inputs
   return failures > 0 || done == 0 ? 1 : 0;
 }
 
-}  // namespace perceptual::examples
+// The top-left h x w of each image of x (an image's own size when a network gave back more).
+inline Tensor<float, Cpu> crop_top_left(const Tensor<float, Cpu>& x, int h, int w) {
+  if (x.h() == h && x.w() == w) return x;
+  if (h > x.h() || w > x.w())
+    throw ShapeError("crop_top_left: " + std::to_string(h) + "x" + std::to_string(w) + " of " + to_string(x.shape()));
+  Tensor<float, Cpu> y({x.n(), x.c(), h, w}, uninitialized);
+  const float* from = x.data();
+  float* to = y.data();
+  if (!from || !to) return y;  // nothing to copy
+  for (int p = 0; p < x.n() * x.c(); ++p)
+    for (int i = 0; i < h; ++i)
+      std::copy_n(from + (static_cast<std::size_t>(p) * x.h() + i) * x.w(), w,
+                  to + (static_cast<std::size_t>(p) * h + i) * w);
+  return y;
+}
+
+// A smooth deterministic 1x3xHxW test image in [0, 255] (for timings without image files).
+inline Tensor<float, Cpu> synthetic_image(int h, int w, int variant) {
+  Tensor<float, Cpu> x({1, 3, h, w});
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < h; ++i)
+      for (int j = 0; j < w; ++j)
+        x.data()[(static_cast<std::size_t>(c) * h + i) * w + j] = static_cast<float>(
+            127.5 + 100 * std::sin((i + 7.0 * variant) / (9.0 + 2 * c)) * std::cos((j - 5.0 * variant) / (13.0 - c)));
+  return x;
+}
+
+// The image at `path` as 1x3xSxS (shorter side scaled to S, centre crop: the training protocol),
+// or the synthetic image `variant` when path is empty.
+inline Tensor<float, Cpu> square_image(const std::string& path, int size, int variant) {
+  return path.empty() ? synthetic_image(size, size, variant) : train::load_square_image(path, size);
+}
+
+}  // namespace perceptual::app

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-namespace perceptual::examples {
+namespace perceptual::app {
 
 class Progress {
  public:
@@ -48,4 +48,4 @@ class Progress {
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 
-}  // namespace perceptual::examples
+}  // namespace perceptual::app

@@ -1,8 +1,7 @@
 #pragma once
-// What the training programs (train_style, train_sr, and their CUDA builds) share: the backend a
-// build runs on, their common flags, and the loop's bookkeeping: the CSV log that a resumed run
-// continues, the progress line with the loss terms, and when and where checkpoints and samples are
-// written.
+// What the training programs (train_style, train_sr, and their CUDA builds) share: their common
+// flags and the loop: the CSV log that a resumed run continues, the progress line with the loss
+// terms, when and where checkpoints and samples are written, and what an error leaves.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -16,22 +15,15 @@
 #include <utility>
 #include <vector>
 
-#include "inputs.hpp"
+#include "perceptual/app/options.hpp"
+#include "perceptual/app/progress.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/core/strings.hpp"
+#include "perceptual/io/image.hpp"
 #include "perceptual/train/checkpoint.hpp"
 #include "perceptual/train/data.hpp"
-#include "progress.hpp"
 
-namespace perceptual::examples {
-
-// What one backend's build of a training program brings: its name in messages ("train_style",
-// "train_style_cuda"), and `start`, called once the options are parsed (so --help works anywhere):
-// it throws perceptual::Error when the backend cannot run (no device) and otherwise says what
-// runs ("cuda (NVIDIA H100 80GB HBM3)") for the first progress line.
-struct ProgramBackend {
-  std::string program;
-  std::function<std::string()> start;
-};
+namespace perceptual::app {
 
 struct TrainingFlags {
   std::string output, checkpoint, resume, sample, log, command_line;
@@ -44,42 +36,42 @@ struct TrainingFlags {
 // --data, --batch-size, --iterations, --lr, --checkpoint-every, --checkpoint, --resume,
 // --sample-every, --sample, --log, --seed, --threads, --print-every, --time-limit, --max-pixels; the program adds
 // --output and its own. `sample_help` says what --sample is; `log_columns` the loss terms' columns of the log.
-inline void add_training_flags(CLI::App& app, TrainingFlags& f, const std::string& sample_help,
+inline void add_training_flags(CLI::App& cli, TrainingFlags& f, const std::string& sample_help,
                                const std::string& log_columns) {
-  app.add_option("--data", f.data, "training image folder(s), searched recursively")
+  cli.add_option("--data", f.data, "training image folder(s), searched recursively")
       ->required()
       ->check(CLI::ExistingDirectory);
-  app.add_option("--batch-size", f.batch_size, "images per batch")->capture_default_str()->check(CLI::Range(1, 1024));
-  app.add_option("--iterations,-n", f.iterations, "Adam steps in all (a resumed run continues to this count)")
+  cli.add_option("--batch-size", f.batch_size, "images per batch")->capture_default_str()->check(CLI::Range(1, 1024));
+  cli.add_option("--iterations,-n", f.iterations, "Adam steps in all (a resumed run continues to this count)")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000000));
-  app.add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_option("--checkpoint-every", f.checkpoint_every,
+  cli.add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  cli.add_option("--checkpoint-every", f.checkpoint_every,
                  "write a checkpoint every N iterations (0: only at the end when --checkpoint is given)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--checkpoint", f.checkpoint, "checkpoint file (default: <output stem>.ckpt.safetensors)");
-  app.add_option("--resume", f.resume, "continue from a checkpoint (same data, sizes and seed: bit-identical)")
+  cli.add_option("--checkpoint", f.checkpoint, "checkpoint file (default: <output stem>.ckpt.safetensors)");
+  cli.add_option("--resume", f.resume, "continue from a checkpoint (same data, sizes and seed: bit-identical)")
       ->check(CLI::ExistingFile);
-  app.add_option("--sample-every", f.sample_every, "write --sample's result every N iterations")
+  cli.add_option("--sample-every", f.sample_every, "write --sample's result every N iterations")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--sample", f.sample,
+  cli.add_option("--sample", f.sample,
                  sample_help + ", written as <output stem>_sample_<iteration>.png beside --output")
       ->check(CLI::ExistingFile);
-  app.add_option("--log", f.log, "CSV of every iteration: iteration," + log_columns + ",seconds");
-  app.add_option("--seed", f.seed, "seed of the initial weights, the data order and any random crops")
+  cli.add_option("--log", f.log, "CSV of every iteration: iteration," + log_columns + ",seconds");
+  cli.add_option("--seed", f.seed, "seed of the initial weights, the data order and any random crops")
       ->capture_default_str();
-  app.add_option("--threads", f.threads, "image decoding threads")->capture_default_str()->check(CLI::Range(0, 64));
-  app.add_option("--print-every", f.print_every, "progress line every N iterations (when not a terminal)")
+  cli.add_option("--threads", f.threads, "image decoding threads")->capture_default_str()->check(CLI::Range(0, 64));
+  cli.add_option("--print-every", f.print_every, "progress line every N iterations (when not a terminal)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--time-limit", f.time_limit,
+  cli.add_option("--time-limit", f.time_limit,
                  "stop after the iteration that reaches this many seconds of this run, writing the model (and the "
                  "checkpoint) as at the end; 0: no limit")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  add_max_pixels_option(app);
+  add_max_pixels_option(cli);
 }
 
 // Before any work: ArgumentError naming --batch-size and the crop size's option (`size_option`)
@@ -95,20 +87,6 @@ inline void check_batch_memory(const TrainingFlags& f, const char* size_option, 
                         "; lower --batch-size or " + size_option);
 }
 
-// The program's command line, for the model file's metadata.
-inline std::string command_line(int argc, char** argv) {
-  std::string out;
-  for (int i = 0; i < argc; ++i) out += (i ? " " : "") + std::string(argv[i]);
-  return out;
-}
-
-// "%g": what the metadata records of a flag's number.
-inline std::string short_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
 // The metadata every training program records: data (the folders, comma-separated), batch_size,
 // seed, lr and command_line.
 inline std::map<std::string, std::string> run_metadata(const TrainingFlags& f) {
@@ -117,7 +95,7 @@ inline std::map<std::string, std::string> run_metadata(const TrainingFlags& f) {
   return {{"data", data},
           {"batch_size", std::to_string(f.batch_size)},
           {"seed", std::to_string(f.seed)},
-          {"lr", short_number(f.lr)},
+          {"lr", number_text(f.lr)},
           {"command_line", f.command_line}};
 }
 
@@ -237,4 +215,36 @@ inline int report_stopped(const char* program, const std::exception& e, const Ke
   return 1;
 }
 
-}  // namespace perceptual::examples
+// Iterations loop.first() .. loop.last() of `trainer` (train::StyleTrainer or SrTrainer): step(it)
+// takes one step and returns its loss terms (the log's columns); sample(path) writes the sample
+// image. Checkpoints and samples as the flags ask, then the model, each with `metadata`. A NaN or
+// Inf, a full disk or a bad image stops the run, saying which checkpoint is kept. Returns the exit
+// status.
+template <class Trainer, class Step, class Sample>
+int run_training(const char* program, const TrainingFlags& f, Trainer& trainer, TrainingLoop& loop,
+                 const std::map<std::string, std::string>& metadata, Step step, Sample sample) {
+  KeptCheckpoint kept{f.resume, loop.first() - 1};
+  try {
+    for (long it = loop.first(); it <= loop.last(); ++it) {
+      loop.report(it, step(it));
+      if (loop.checkpoint_due(it)) {
+        trainer.save_checkpoint(loop.checkpoint_path(), metadata);
+        kept = {loop.checkpoint_path(), it};
+      }
+      if (loop.sample_due(it)) sample(loop.sample_path(it));
+      if (loop.out_of_time()) break;
+    }
+    // Unless the last iteration's checkpoint is this one: each durable write costs a sync.
+    if (loop.final_checkpoint() && (kept.path != loop.checkpoint_path() || kept.iteration != trainer.iteration())) {
+      trainer.save_checkpoint(loop.checkpoint_path(), metadata);
+      kept = {loop.checkpoint_path(), trainer.iteration()};
+    }
+    trainer.save_model(f.output, metadata);
+  } catch (const Error& e) {
+    return report_stopped(program, e, kept);
+  }
+  loop.finish(trainer.iteration());
+  return 0;
+}
+
+}  // namespace perceptual::app
