@@ -53,6 +53,15 @@ int main(int argc, char** argv) {
   const auto bias = random_tensor({1, o, 1, 1}, rng);
   const auto dy = random_tensor({n, o, h, w}, rng);
   const double conv_flops = 2.0 * n * o * c * k * k * h * w;
+  const ConvGeometry geometry({.batch = n,
+                               .in_channels = c,
+                               .out_channels = o,
+                               .kernel = k,
+                               .input = {h, w},
+                               .output = {h, w},
+                               .stride = 1,
+                               .pad_top = 1,
+                               .pad_left = 1});
 
   std::vector<Row> rows;
   {
@@ -72,13 +81,13 @@ int main(int argc, char** argv) {
                     })});
   }
   rows.push_back({"conv forward (+bias)", conv_flops, median_seconds([&] {
-                    auto y = conv2d_forward(x, weight, 1, 1, 1, h, w);
+                    auto y = conv2d_forward(x, weight, geometry);
                     add_bias(y, bias);
                   })});
   rows.push_back(
-      {"conv backward-data", conv_flops, median_seconds([&] { conv2d_backward_data(dy, weight, 1, 1, 1, h, w); })});
+      {"conv backward-data", conv_flops, median_seconds([&] { conv2d_backward_data(dy, weight, geometry); })});
   rows.push_back({"conv backward-filter (+bias)", conv_flops, median_seconds([&] {
-                    conv2d_backward_filter(x, dy, 1, 1, 1, k);
+                    conv2d_backward_filter(x, dy, geometry);
                     bias_backward(dy);
                   })});
 

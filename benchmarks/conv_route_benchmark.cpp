@@ -56,19 +56,32 @@ Tensor<float, Cpu> random_tensor(Shape4 shape, std::mt19937& rng) {
 
 struct Shape {
   std::string set, name;
-  detail::ConvGeometry g;
+  ConvGeometry g;
 };
 
+ConvGeometry geometry(int n, int c, int in_h, int in_w, int o, int k, int out_h, int out_w, int stride, int pad) {
+  return ConvGeometry({.batch = n,
+                       .in_channels = c,
+                       .out_channels = o,
+                       .kernel = k,
+                       .input = {in_h, in_w},
+                       .output = {out_h, out_w},
+                       .stride = stride,
+                       .pad_top = pad,
+                       .pad_left = pad});
+}
+
 // A convolution on an input already reflection-padded by (k-1)/2, as Conv2d<..., Reflect> runs it.
-detail::ConvGeometry reflected(int n, int c, int o, int k, int stride, int h, int w) {
+ConvGeometry reflected(int n, int c, int o, int k, int stride, int h, int w) {
   const int p = (k - 1) / 2;
-  return {n, c, h + 2 * p, w + 2 * p, o, k, (h + 2 * p - k) / stride + 1, (w + 2 * p - k) / stride + 1, stride, 0, 0};
+  return geometry(n, c, h + 2 * p, w + 2 * p, o, k, (h + 2 * p - k) / stride + 1, (w + 2 * p - k) / stride + 1, stride,
+                  0);
 }
 
 // The adjoint geometry of ConvTranspose2d<in, out, 3, Stride<2>> on an h x w input: a stride-2
 // convolution from the 2h x 2w output back to it, zero padding 1.
-detail::ConvGeometry transposed(int n, int in, int out, int h, int w) {
-  return {n, out, 2 * h, 2 * w, in, 3, h, w, 2, 1, 1};
+ConvGeometry transposed(int n, int in, int out, int h, int w) {
+  return geometry(n, out, 2 * h, 2 * w, in, 3, h, w, 2, 1);
 }
 
 std::vector<Shape> transform_shapes(const std::string& set, int n, int h, int w) {
@@ -83,7 +96,7 @@ std::vector<Shape> transform_shapes(const std::string& set, int n, int h, int w)
 
 std::vector<Shape> vgg16_shapes(const std::string& set, int n, int s) {
   const auto conv = [&](const char* name, int c, int o, int size) {
-    return Shape{set, name, {n, c, size, size, o, 3, size, size, 1, 1, 1}};
+    return Shape{set, name, geometry(n, c, size, size, o, 3, size, size, 1, 1)};
   };
   return {conv("conv1_1 3->64", 3, 64, s),           conv("conv1_2 64->64", 64, 64, s),
           conv("conv2_1 64->128", 64, 128, s / 2),   conv("conv2_2 128->128", 128, 128, s / 2),
@@ -126,21 +139,18 @@ int main(int argc, char** argv) {
   std::printf("| --- | --- | ---: | ---: | ---: | --- | ---: |\n");
   std::mt19937 rng(42);
   for (const Shape& s : shapes) {
-    const detail::ConvGeometry& g = s.g;
-    const auto x = random_tensor({g.n, g.c, g.in_h, g.in_w}, rng);
-    const auto w = random_tensor({g.o, g.c, g.k, g.k}, rng);
-    const auto dy = random_tensor({g.n, g.o, g.out_h, g.out_w}, rng);
+    const ConvGeometry& g = s.g;
+    const auto x = random_tensor(g.input_shape(), rng);
+    const auto w = random_tensor(g.filter_shape(), rng);
+    const auto dy = random_tensor(g.output_shape(), rng);
     for (ConvOp op : {ConvOp::forward, ConvOp::backward_data, ConvOp::backward_filter}) {
       const ConvRoute routes[3] = {ConvRoute::im2col, ConvRoute::onednn_nchw, ConvRoute::onednn_blocked};
       std::vector<std::function<void()>> runs;
       for (ConvRoute route : routes)
         runs.push_back([&, route] {
-          if (op == ConvOp::forward)
-            detail::conv2d_forward(x, w, nullptr, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route);
-          if (op == ConvOp::backward_data)
-            detail::conv2d_backward_data(dy, w, g.stride, g.pad_top, g.pad_left, g.in_h, g.in_w, route);
-          if (op == ConvOp::backward_filter)
-            detail::conv2d_backward_filter(x, dy, g.stride, g.pad_top, g.pad_left, g.k, route);
+          if (op == ConvOp::forward) detail::conv2d_forward(x, w, nullptr, g, route);
+          if (op == ConvOp::backward_data) detail::conv2d_backward_data(dy, w, g, route);
+          if (op == ConvOp::backward_filter) detail::conv2d_backward_filter(x, dy, g, route);
         });
       const std::vector<double> seconds = median_seconds(reps, runs);
       double ms[3];

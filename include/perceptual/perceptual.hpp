@@ -1,7 +1,9 @@
 #pragma once
 // Umbrella header: the whole library with the CPU backend.
 #include "perceptual/backend/cpu/cpu.hpp"
+#include "perceptual/core/backend.hpp"
 #include "perceptual/core/concepts.hpp"
+#include "perceptual/core/conv_geometry.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/model.hpp"
 #include "perceptual/core/shape.hpp"

@@ -76,12 +76,13 @@ TEST_CASE("convolution and its two adjoints in bf16 match the CPU's float32") {
     const auto x = random_pair({n, c, h, w}, rng);
     const auto wt = random_pair({o, c, k, k}, rng);
     const auto dy = random_pair({n, o, oh, ow}, rng);
-    CHECK(norm_relative_error(cpu::conv2d_forward(x.cpu, wt.cpu, s, pt, pl, oh, ow),
-                              cuda::conv2d_forward(x.gpu, wt.gpu, s, pt, pl, oh, ow)) < bf16_op_tolerance);
-    CHECK(norm_relative_error(cpu::conv2d_backward_data(dy.cpu, wt.cpu, s, pt, pl, h, w),
-                              cuda::conv2d_backward_data(dy.gpu, wt.gpu, s, pt, pl, h, w)) < bf16_op_tolerance);
-    CHECK(norm_relative_error(cpu::conv2d_backward_filter(x.cpu, dy.cpu, s, pt, pl, k),
-                              cuda::conv2d_backward_filter(x.gpu, dy.gpu, s, pt, pl, k)) < bf16_op_tolerance);
+    const ConvGeometry geometry = testing::conv_geometry(n, c, h, w, o, k, s, pt, pl, oh, ow);
+    CHECK(norm_relative_error(cpu::conv2d_forward(x.cpu, wt.cpu, geometry),
+                              cuda::conv2d_forward(x.gpu, wt.gpu, geometry)) < bf16_op_tolerance);
+    CHECK(norm_relative_error(cpu::conv2d_backward_data(dy.cpu, wt.cpu, geometry),
+                              cuda::conv2d_backward_data(dy.gpu, wt.gpu, geometry)) < bf16_op_tolerance);
+    CHECK(norm_relative_error(cpu::conv2d_backward_filter(x.cpu, dy.cpu, geometry),
+                              cuda::conv2d_backward_filter(x.gpu, dy.gpu, geometry)) < bf16_op_tolerance);
   }
 }
 
@@ -98,7 +99,8 @@ TEST_CASE("every bf16 plan runs with the math type cuDNN measured and a determin
   int differing = 0, plans = 0;
   for (const auto& g : shapes)
     for (const auto pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
-      const auto key = cuda::detail::conv_key<bf16>(pass, g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[5] / 2, g[5] / 2);
+      const auto key = cuda::detail::conv_key<bf16>(
+          pass, testing::symmetric_conv_geometry(g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[5] / 2));
       INFO(cuda::detail::to_string(key));
       const cuda::detail::ConvPlan& plan = cuda::detail::conv_plan(key);
       INFO("algorithm " << plan.algorithm() << ", measured with math " << plan.algorithm_math());
@@ -117,16 +119,17 @@ TEST_CASE("every bf16 plan runs with the math type cuDNN measured and a determin
   const auto x = random_pair({4, 64, 64, 64}, rng);
   const auto wt = random_pair({64, 64, 3, 3}, rng);
   const auto dy = random_pair({4, 64, 64, 64}, rng);
-  const auto dx = cuda::conv2d_backward_data(dy.gpu, wt.gpu, 1, 1, 1, 64, 64).to_host();
-  const auto dw = cuda::conv2d_backward_filter(x.gpu, dy.gpu, 1, 1, 1, 3).to_host();
+  const ConvGeometry geometry = testing::symmetric_conv_geometry(4, 64, 64, 64, 64, 3, 1, 1);
+  const auto dx = cuda::conv2d_backward_data(dy.gpu, wt.gpu, geometry).to_host();
+  const auto dw = cuda::conv2d_backward_filter(x.gpu, dy.gpu, geometry).to_host();
   const auto same_bits = [](const std::vector<bf16>& a, const std::vector<bf16>& b) {
     return a.size() == b.size() &&
            std::equal(a.begin(), a.end(), b.begin(), [](bf16 p, bf16 q) { return p.bits == q.bits; });
   };
   for (int run = 0; run < 3; ++run) {
     INFO("repeat " << run);
-    CHECK(same_bits(cuda::conv2d_backward_data(dy.gpu, wt.gpu, 1, 1, 1, 64, 64).to_host(), dx));
-    CHECK(same_bits(cuda::conv2d_backward_filter(x.gpu, dy.gpu, 1, 1, 1, 3).to_host(), dw));
+    CHECK(same_bits(cuda::conv2d_backward_data(dy.gpu, wt.gpu, geometry).to_host(), dx));
+    CHECK(same_bits(cuda::conv2d_backward_filter(x.gpu, dy.gpu, geometry).to_host(), dw));
   }
 }
 

@@ -9,14 +9,17 @@
 #include "cuda/support.hpp"
 
 using namespace perceptual;
+using testing::conv_geometry;
 using testing::parity_tolerance;
 using testing::relative_error;
+using testing::symmetric_conv_geometry;
 using testing::to_cuda;
 
 namespace {
 
 struct ConvCase {
   int n, c, h, w, o, k, stride, pad_top, pad_left, out_h, out_w;
+  ConvGeometry geometry() const { return conv_geometry(n, c, h, w, o, k, stride, pad_top, pad_left, out_h, out_w); }
 };
 
 // Direct (symmetric) cases and ones that need the zero-padded window: TensorFlow's SAME with
@@ -61,15 +64,13 @@ TEST_CASE("conv2d_forward and its two adjoints match the CPU backend") {
     const auto w = testing::random_tensor<float>({g.o, g.c, g.k, g.k}, rng);
     const auto dy = testing::random_tensor<float>({g.n, g.o, g.out_h, g.out_w}, rng);
     const auto cx = to_cuda(x), cw = to_cuda(w), cdy = to_cuda(dy);
-    CHECK(relative_error(cpu::conv2d_forward(x, w, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w),
-                         cuda::conv2d_forward(cx, cw, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w)) <
+    const ConvGeometry geometry = g.geometry();
+    CHECK(relative_error(cpu::conv2d_forward(x, w, geometry), cuda::conv2d_forward(cx, cw, geometry)) <
           parity_tolerance);
-    CHECK(relative_error(cpu::conv2d_backward_data(dy, w, g.stride, g.pad_top, g.pad_left, g.h, g.w),
-                         cuda::conv2d_backward_data(cdy, cw, g.stride, g.pad_top, g.pad_left, g.h, g.w)) <
+    CHECK(relative_error(cpu::conv2d_backward_data(dy, w, geometry), cuda::conv2d_backward_data(cdy, cw, geometry)) <
           parity_tolerance);
-    CHECK(relative_error(cpu::conv2d_backward_filter(x, dy, g.stride, g.pad_top, g.pad_left, g.k),
-                         cuda::conv2d_backward_filter(cx, cdy, g.stride, g.pad_top, g.pad_left, g.k)) <
-          parity_tolerance);
+    CHECK(relative_error(cpu::conv2d_backward_filter(x, dy, geometry),
+                         cuda::conv2d_backward_filter(cx, cdy, geometry)) < parity_tolerance);
   }
 }
 
@@ -79,18 +80,19 @@ TEST_CASE(
   // 1x3x10x10 and 1x3x10x12 are used by no other case of this program, so their plans are new here.
   const auto cx = to_cuda(testing::random_tensor<float>({1, 3, 10, 10}, rng));
   const auto cw = to_cuda(testing::random_tensor<float>({4, 3, 3, 3}, rng));
+  const ConvGeometry geometry = symmetric_conv_geometry(1, 3, 10, 10, 4, 3, 1, 1);
   const std::size_t before = cuda::detail::conv_plans_built();
-  const auto first = cuda::conv2d_forward(cx, cw, 1, 1, 1, 10, 10).to_host();
+  const auto first = cuda::conv2d_forward(cx, cw, geometry).to_host();
   CHECK(cuda::detail::conv_plans_built() == before + 1);
-  CHECK(cuda::conv2d_forward(cx, cw, 1, 1, 1, 10, 10).to_host() == first);
+  CHECK(cuda::conv2d_forward(cx, cw, geometry).to_host() == first);
   CHECK(cuda::detail::conv_plans_built() == before + 1);
   // The plan of that key is the one the calls used: looking it up builds nothing either.
-  const auto key = cuda::detail::conv_key<float>(cuda::detail::ConvPass::forward, 1, 3, 10, 10, 4, 3, 1, 1, 1);
+  const auto key = cuda::detail::conv_key<float>(cuda::detail::ConvPass::forward, geometry);
   const cuda::detail::ConvPlan& plan = cuda::detail::conv_plan(key);
   CHECK(&cuda::detail::conv_plan(key) == &plan);
   CHECK(cuda::detail::conv_plans_built() == before + 1);
   const auto wider = to_cuda(testing::random_tensor<float>({1, 3, 10, 12}, rng));
-  (void)cuda::conv2d_forward(wider, cw, 1, 1, 1, 10, 12);
+  (void)cuda::conv2d_forward(wider, cw, symmetric_conv_geometry(1, 3, 10, 12, 4, 3, 1, 1));
   CHECK(cuda::detail::conv_plans_built() == before + 2);
 }
 
@@ -101,8 +103,8 @@ TEST_CASE("every float plan runs with the math type cuDNN measured, FMA without 
     const Tf32Scope scope(tf32);
     for (const ConvCase& g : cases)
       for (const auto pass : passes) {
-        const auto key =
-            cuda::detail::conv_key<float>(pass, g.n, g.c, g.h, g.w, g.o, g.k, g.stride, g.pad_top, g.pad_top);
+        const auto key = cuda::detail::conv_key<float>(
+            pass, symmetric_conv_geometry(g.n, g.c, g.h, g.w, g.o, g.k, g.stride, g.pad_top));
         INFO(cuda::detail::to_string(key));
         const cuda::detail::ConvPlan& plan = cuda::detail::conv_plan(key);
         INFO("algorithm " << plan.algorithm() << ", measured with math " << plan.algorithm_math());
@@ -127,16 +129,17 @@ TEST_CASE("convolution's backward passes repeat bit for bit where cuDNN has atom
   const auto cx = to_cuda(testing::random_tensor<float>({4, 64, 64, 64}, rng));
   const auto cw = to_cuda(testing::random_tensor<float>({64, 64, 3, 3}, rng));
   const auto cdy = to_cuda(testing::random_tensor<float>({4, 64, 64, 64}, rng));
-  const auto dx = cuda::conv2d_backward_data(cdy, cw, 1, 1, 1, 64, 64).to_host();
-  const auto dw = cuda::conv2d_backward_filter(cx, cdy, 1, 1, 1, 3).to_host();
+  const ConvGeometry geometry = symmetric_conv_geometry(4, 64, 64, 64, 64, 3, 1, 1);
+  const auto dx = cuda::conv2d_backward_data(cdy, cw, geometry).to_host();
+  const auto dw = cuda::conv2d_backward_filter(cx, cdy, geometry).to_host();
   for (int run = 0; run < 3; ++run) {
     INFO("repeat " << run);
-    CHECK(cuda::conv2d_backward_data(cdy, cw, 1, 1, 1, 64, 64).to_host() == dx);
-    CHECK(cuda::conv2d_backward_filter(cx, cdy, 1, 1, 1, 3).to_host() == dw);
+    CHECK(cuda::conv2d_backward_data(cdy, cw, geometry).to_host() == dx);
+    CHECK(cuda::conv2d_backward_filter(cx, cdy, geometry).to_host() == dw);
   }
   using cuda::detail::ConvPass;
   for (const auto pass : {ConvPass::backward_data, ConvPass::backward_filter}) {
-    const auto& plan = cuda::detail::conv_plan(cuda::detail::conv_key<float>(pass, 4, 64, 64, 64, 64, 3, 1, 1, 1));
+    const auto& plan = cuda::detail::conv_plan(cuda::detail::conv_key<float>(pass, geometry));
     INFO(cuda::detail::to_string(plan.key()) << ": algorithm " << plan.algorithm());
     CHECK(plan.determinism() == CUDNN_DETERMINISTIC);
   }
@@ -146,7 +149,8 @@ TEST_CASE("the default heuristic search picks the same algorithms whenever a pla
   PERCEPTUAL_REQUIRE_DEVICE();
   REQUIRE(cuda::conv_search() == cuda::ConvSearch::heuristic);
   for (const auto pass : passes) {
-    const auto key = cuda::detail::conv_key<float>(pass, 4, 64, 64, 64, 64, 3, 1, 1, 1);
+    const ConvGeometry geometry = symmetric_conv_geometry(4, 64, 64, 64, 64, 3, 1, 1);
+    const auto key = cuda::detail::conv_key<float>(pass, geometry);
     CHECK(key.search == cuda::ConvSearch::heuristic);
     // Built directly, outside the cache: each is a fresh choice, as in a new process resuming a run.
     const cuda::detail::ConvPlan first(key);
@@ -157,7 +161,7 @@ TEST_CASE("the default heuristic search picks the same algorithms whenever a pla
       CHECK(again.algorithm_math() == first.algorithm_math());
     }
     cuda::set_conv_search(cuda::ConvSearch::measured);
-    const auto measured = cuda::detail::conv_key<float>(pass, 4, 64, 64, 64, 64, 3, 1, 1, 1);
+    const auto measured = cuda::detail::conv_key<float>(pass, geometry);
     cuda::set_conv_search(cuda::ConvSearch::heuristic);
     CHECK(measured.search == cuda::ConvSearch::measured);
     CHECK(&cuda::detail::conv_plan(measured) != &cuda::detail::conv_plan(key));
@@ -174,9 +178,10 @@ TEST_CASE("TF32 is off by default; switching it changes the plans' math and cuBL
   const auto x = testing::random_tensor<float>({n, c, h, w}, rng);
   const auto wt = testing::random_tensor<float>({o, c, 3, 3}, rng);
   const auto cx = to_cuda(x), cw = to_cuda(wt);
-  const auto expected = cpu::conv2d_forward(x, wt, 1, 1, 1, h, w);
+  const ConvGeometry geometry = symmetric_conv_geometry(n, c, h, w, o, 3, 1, 1);
+  const auto expected = cpu::conv2d_forward(x, wt, geometry);
   using cuda::detail::ConvPass;
-  const auto key_of = [&] { return cuda::detail::conv_key<float>(ConvPass::forward, n, c, h, w, o, 3, 1, 1, 1); };
+  const auto key_of = [&] { return cuda::detail::conv_key<float>(ConvPass::forward, geometry); };
 
   const std::size_t before = cuda::detail::conv_plans_built();
   const cuda::detail::ConvPlan* on_plan = nullptr;
@@ -186,9 +191,9 @@ TEST_CASE("TF32 is off by default; switching it changes the plans' math and cuBL
     const auto key = key_of();
     CHECK(key.math == CUDNN_DEFAULT_MATH);
     // Only float changes: bf16 always uses tensor cores, double never rounds.
-    CHECK(cuda::detail::conv_key<bf16>(ConvPass::forward, n, c, h, w, o, 3, 1, 1, 1).math == CUDNN_TENSOR_OP_MATH);
-    CHECK(cuda::detail::conv_key<double>(ConvPass::forward, n, c, h, w, o, 3, 1, 1, 1).math == CUDNN_FMA_MATH);
-    const auto y = cuda::conv2d_forward(cx, cw, 1, 1, 1, h, w);
+    CHECK(cuda::detail::conv_key<bf16>(ConvPass::forward, geometry).math == CUDNN_TENSOR_OP_MATH);
+    CHECK(cuda::detail::conv_key<double>(ConvPass::forward, geometry).math == CUDNN_FMA_MATH);
+    const auto y = cuda::conv2d_forward(cx, cw, geometry);
     CHECK(cuda::detail::conv_plans_built() == before + 1);
     on_plan = &cuda::detail::conv_plan(key);
     CHECK(on_plan->descriptor_math() == on_plan->algorithm_math());
@@ -200,7 +205,7 @@ TEST_CASE("TF32 is off by default; switching it changes the plans' math and cuBL
   const auto key = key_of();
   CHECK(key.math == CUDNN_FMA_MATH);
   // The same shape without TF32 is another plan, built now, never the TF32 one.
-  const auto y = cuda::conv2d_forward(cx, cw, 1, 1, 1, h, w);
+  const auto y = cuda::conv2d_forward(cx, cw, geometry);
   CHECK(cuda::detail::conv_plans_built() == before + 2);
   const cuda::detail::ConvPlan& off_plan = cuda::detail::conv_plan(key);
   CHECK(&off_plan != on_plan);
@@ -211,9 +216,9 @@ TEST_CASE("TF32 is off by default; switching it changes the plans' math and cuBL
 TEST_CASE("convolution on CUDA rejects the shapes the CPU backend rejects") {
   PERCEPTUAL_REQUIRE_DEVICE();
   const Tensor<float, Cuda> x({1, 3, 8, 8}), w({4, 2, 3, 3}), w3({4, 3, 3, 3});
-  CHECK_THROWS_AS(cuda::conv2d_forward(x, w, 1, 1, 1, 8, 8), ShapeError);
-  CHECK_THROWS_AS(cuda::conv2d_forward(x, w3, 0, 1, 1, 8, 8), ArgumentError);
-  CHECK_THROWS_AS(cuda::conv2d_forward(x, w3, 1, -1, 1, 8, 8), ArgumentError);
+  CHECK_THROWS_AS(cuda::conv2d_forward(x, w, conv_geometry(1, 3, 8, 8, 4, 3, 1, 1, 1, 8, 8)), ShapeError);
+  CHECK_THROWS_AS(cuda::conv2d_forward(x, w3, conv_geometry(1, 3, 8, 8, 4, 3, 0, 1, 1, 8, 8)), ArgumentError);
+  CHECK_THROWS_AS(cuda::conv2d_forward(x, w3, conv_geometry(1, 3, 8, 8, 4, 3, 1, -1, 1, 8, 8)), ArgumentError);
 }
 
 TEST_CASE("add_bias and bias_backward match the CPU backend") {

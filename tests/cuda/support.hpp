@@ -16,6 +16,7 @@
 
 #include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/backend/cuda/cuda.hpp"
+#include "perceptual/core/conv_geometry.hpp"
 #include "perceptual/core/error.hpp"
 #include "support/norm_fed.hpp"
 #include "support/random.hpp"
@@ -235,6 +236,28 @@ double worst_gradient_error(CpuModel& cpu_model, CudaModel& cuda_model, Error er
     }
   }
   return result;
+}
+
+// A convolution's geometry from one row of numbers, as tests list their cases: an n x c x h x w
+// input, o x c x k x k weights, the stride, the padding before, and the output size.
+inline ConvGeometry conv_geometry(int n, int c, int h, int w, int o, int k, int stride, int pad_top, int pad_left,
+                                  int out_h, int out_w) {
+  return ConvGeometry({.batch = n,
+                       .in_channels = c,
+                       .out_channels = o,
+                       .kernel = k,
+                       .input = {h, w},
+                       .output = {out_h, out_w},
+                       .stride = stride,
+                       .pad_top = pad_top,
+                       .pad_left = pad_left});
+}
+
+// The same with `pad` on every side and the output cuDNN gives for it: a geometry that conv2d_*
+// hands to its plan as it is (cuda::detail::cudnn_geometry), so the key of the plan such a call uses.
+inline ConvGeometry symmetric_conv_geometry(int n, int c, int h, int w, int o, int k, int stride, int pad) {
+  return conv_geometry(n, c, h, w, o, k, stride, pad, pad, (h + 2 * pad - k) / stride + 1,
+                       (w + 2 * pad - k) / stride + 1);
 }
 
 }  // namespace perceptual::testing

@@ -161,6 +161,44 @@ TEST_CASE("ConvTranspose2d weights are (in, out, K, K), as PyTorch's ConvTranspo
   CHECK(y == std::vector<double>{10 - 100, 20 + 0.5, 30 + 100 + 1});
 }
 
+TEST_CASE("Conv2d's geometry convolves the padded input; ConvTranspose2d's is the convolution it is the adjoint of") {
+  CHECK(Conv2d<3, 8, 9, Reflect>::geometry({16, 12}, 2) == ConvGeometry({.batch = 2,
+                                                                         .in_channels = 3,
+                                                                         .out_channels = 8,
+                                                                         .kernel = 9,
+                                                                         .input = {24, 20},
+                                                                         .output = {16, 12},
+                                                                         .stride = 1,
+                                                                         .pad_top = 0,
+                                                                         .pad_left = 0}));
+  const ConvGeometry same = Conv2d<3, 8, 3, Same, Stride<2>>::geometry({6, 5});
+  CHECK(same.output_shape() == Shape4{1, 8, 3, 3});
+  CHECK((same.pad_top() == 0 && same.pad_bottom() == 1));  // even size: the odd pixel after
+  CHECK((same.pad_left() == 1 && same.pad_right() == 1));
+  CHECK(ConvTranspose2d<8, 3, 3, Stride<2>>::geometry({3, 5}, 4) == ConvGeometry({.batch = 4,
+                                                                                  .in_channels = 3,
+                                                                                  .out_channels = 8,
+                                                                                  .kernel = 3,
+                                                                                  .input = {6, 10},
+                                                                                  .output = {3, 5},
+                                                                                  .stride = 2,
+                                                                                  .pad_top = 1,
+                                                                                  .pad_left = 1}));
+}
+
+TEST_CASE("a conv layer given a new input shape convolves with that shape's geometry, and backward follows it") {
+  Model<Conv2d<1, 2, 3, Stride<2>>, Cpu> conv;
+  CHECK(conv.forward(FTensor({1, 1, 4, 4})).shape() == Shape4{1, 2, 2, 2});
+  CHECK(conv.forward(FTensor({2, 1, 7, 5})).shape() == Shape4{2, 2, 4, 3});
+  CHECK(conv.backward(FTensor({2, 2, 4, 3})).shape() == Shape4{2, 1, 7, 5});
+  CHECK(conv.forward(FTensor({1, 1, 4, 4})).shape() == Shape4{1, 2, 2, 2});
+  CHECK_THROWS_AS(conv.backward(FTensor({2, 2, 4, 3})), ShapeError);
+  Model<ConvTranspose2d<2, 1, 3, Stride<2>>, Cpu> deconv;
+  CHECK(deconv.forward(FTensor({1, 2, 2, 2})).shape() == Shape4{1, 1, 4, 4});
+  CHECK(deconv.forward(FTensor({3, 2, 3, 1})).shape() == Shape4{3, 1, 6, 2});
+  CHECK(deconv.backward(FTensor({3, 1, 6, 2})).shape() == Shape4{3, 2, 3, 1});
+}
+
 TEST_CASE("a wrong channel count or size is a ShapeError that names the layer") {
   Model<Conv2d<3, 8, 3>, Cpu> conv;
   CHECK_THROWS_WITH_AS(conv.forward(FTensor({1, 4, 5, 5})), "Conv2d<3,8,3>: input 1x4x5x5, expected 3 channels",

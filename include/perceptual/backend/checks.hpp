@@ -4,29 +4,21 @@
 #include <cstddef>
 #include <string>
 
+#include "perceptual/core/conv_geometry.hpp"
 #include "perceptual/core/epilogue.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/tensor.hpp"
 
 namespace perceptual::checks {
 
-// Throws unless a convolution's geometry is usable: stride >= 1, padding >= 0, kernel >= 1 and
-// non-empty input and output.
-inline void conv_geometry(int stride, int pad_top, int pad_left, int k, int in_h, int in_w, int out_h, int out_w,
-                          const std::string& where) {
-  if (stride < 1) throw ArgumentError(where + ": stride " + std::to_string(stride) + " (must be at least 1)");
-  if (pad_top < 0 || pad_left < 0)
-    throw ArgumentError(where + ": padding " + std::to_string(pad_top) + "," + std::to_string(pad_left) +
-                        " (must not be negative)");
-  if (k < 1) throw ShapeError(where + ": kernel size " + std::to_string(k));
-  if (out_h < 1 || out_w < 1 || in_h < 1 || in_w < 1)
-    throw ShapeError(where + ": input " + std::to_string(in_h) + "x" + std::to_string(in_w) + ", output " +
-                     std::to_string(out_h) + "x" + std::to_string(out_w) + " (both must be non-empty)");
-}
-
+// Throws ShapeError unless a convolution's operand (input, weight, output gradient...) has the
+// shape its geometry gives it.
 template <class T, class B>
-void require_square_filter(const Tensor<T, B>& w, const std::string& where) {
-  if (w.h() != w.w() || w.h() < 1) throw ShapeError(where + ": weight " + to_string(w.shape()) + " is not KxK");
+void require_conv_operand(const Tensor<T, B>& t, Shape4 expected, const char* what, const ConvGeometry& g,
+                          const std::string& where) {
+  if (t.shape() != expected)
+    throw ShapeError(where + ": " + what + " " + to_string(t.shape()) + ", expected " + to_string(expected) + " for " +
+                     to_string(g));
 }
 
 // Reflection padding needs each pad smaller than the size it pads (the edge is not repeated).

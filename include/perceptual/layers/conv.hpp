@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <concepts>
+#include <optional>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -12,36 +13,41 @@
 #include <vector>
 
 #include "perceptual/core/concepts.hpp"
+#include "perceptual/core/conv_geometry.hpp"
 #include "perceptual/layers/options.hpp"
 
 namespace perceptual::layers {
 
 namespace detail {
 
-// How one spatial axis is convolved: output size, zeros before the first tap (the output size
-// fixes those after), and reflected pixels on each side (Reflect only; then padding is 0).
+// Pixels reflected on each side of the input: (K - 1) / 2 for Reflect, none for the other modes.
+template <class Padding>
+constexpr int reflection(int k) {
+  return std::same_as<Padding, Reflect> ? (k - 1) / 2 : 0;
+}
+
+// How one spatial axis is convolved: output size and zeros before the first tap (the output size
+// fixes those after); for Reflect, of the reflection-padded input, with no zeros.
 struct ConvAxis {
   bool ok;
   int out;
   int pad_before;
-  int reflect;
 };
 
 template <class Padding>
 constexpr ConvAxis conv_axis(int in, int k, int s) {
-  if (in < 1) return {false, 0, 0, 0};
+  if (in < 1) return {false, 0, 0};
   if constexpr (std::same_as<Padding, Same>) {
     const int out = (in + s - 1) / s;
     const int pad_total = std::max((out - 1) * s + k - in, 0);
-    return {true, out, pad_total / 2, 0};
+    return {true, out, pad_total / 2};
   } else if constexpr (std::same_as<Padding, Valid>) {
-    return {in >= k, in >= k ? (in - k) / s + 1 : 0, 0, 0};
+    return {in >= k, in >= k ? (in - k) / s + 1 : 0, 0};
   } else {
     const int p = (k - 1) / 2;
     const bool ok = in + 2 * p >= k && (std::same_as<Padding, Zero> || p < in);
     const int out = ok ? (in + 2 * p - k) / s + 1 : 0;
-    if constexpr (std::same_as<Padding, Reflect>) return {ok, out, 0, p};
-    return {ok, out, p, 0};
+    return {ok, out, std::same_as<Padding, Reflect> ? 0 : p};
   }
 }
 
@@ -50,15 +56,10 @@ constexpr ConvAxis conv_axis(int in, int k, int s) {
 // Same: TensorFlow's conv2d_transpose, the adjoint of a SAME conv on the s*in-sized output.
 template <class Padding>
 constexpr ConvAxis conv_transpose_axis(int in, int k, int s) {
-  if (in < 1) return {false, 0, 0, 0};
+  if (in < 1) return {false, 0, 0};
   const int pad_before = std::same_as<Padding, Same> ? std::max(k - s, 0) / 2 : (k - 1) / 2;
-  return {true, s * in, pad_before, 0};
+  return {true, s * in, pad_before};
 }
-
-struct ConvPlan {
-  Size2 out;
-  int pad_top, pad_left, reflect;
-};
 
 // PyTorch's default: kaiming_uniform(a = sqrt(5)) for the weight and the same bound for the
 // bias, both uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)).
@@ -98,19 +99,30 @@ struct Conv2d {
            ">";
   }
 
-  // Throws ShapeError for inputs too small for the kernel or the reflection (a compile error in
-  // a constant expression).
-  static constexpr detail::ConvPlan plan(Size2 in) {
+  static constexpr int reflect = detail::reflection<padding>(K);  // pixels reflected on each side
+
+  // The convolution a batch of inputs of size `in` runs (on the reflection-padded input, for
+  // Reflect). Throws ShapeError for inputs too small for the kernel or the reflection (a compile
+  // error in a constant expression).
+  static constexpr ConvGeometry geometry(Size2 in, int batch = 1) {
     const detail::ConvAxis y = detail::conv_axis<padding>(in.h, K, stride);
     const detail::ConvAxis x = detail::conv_axis<padding>(in.w, K, stride);
     if (!y.ok || !x.ok)
       throw ShapeError(name() + ": input " + to_string(in) + " is too small" +
                        (std::same_as<padding, Reflect>
-                            ? " (reflection padding " + std::to_string((K - 1) / 2) + " must be smaller than the size)"
+                            ? " (reflection padding " + std::to_string(reflect) + " must be smaller than the size)"
                             : " (the output would be empty)"));
-    return {{y.out, x.out}, y.pad_before, x.pad_before, y.reflect};
+    return ConvGeometry({.batch = batch,
+                         .in_channels = In,
+                         .out_channels = Out,
+                         .kernel = K,
+                         .input = {in.h + 2 * reflect, in.w + 2 * reflect},
+                         .output = {y.out, x.out},
+                         .stride = stride,
+                         .pad_top = y.pad_before,
+                         .pad_left = x.pad_before});
   }
-  static constexpr Size2 output_size(Size2 in) { return plan(in).out; }
+  static constexpr Size2 output_size(Size2 in) { return geometry(in).output_size(); }
 
   template <class B, class T>
   class impl : public ModuleBase<B, T> {
@@ -125,15 +137,15 @@ struct Conv2d {
 
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       require_forward(x_, name());
-      detail::require_gradient_shape(dy, {x_.n(), Out, plan_.out.h, plan_.out.w}, name());
-      const int r = plan_.reflect;
+      const ConvGeometry& g = *geometry_;
+      detail::require_gradient_shape(dy, g.output_shape(), name());
+      constexpr int r = reflect;
       if (this->trainable()) {
         const Tensor<T, B> padded = r > 0 ? reflect_pad(x_, r, r, r, r) : x_.share();  // what forward convolved
-        axpy(weight_grad_, T(1), conv2d_backward_filter(padded, dy, stride, plan_.pad_top, plan_.pad_left, K));
+        axpy(weight_grad_, T(1), conv2d_backward_filter(padded, dy, g));
         if constexpr (has_bias) axpy(bias_grad_, T(1), bias_backward(dy));
       }
-      Tensor<T, B> dx =
-          conv2d_backward_data(dy, weight_, stride, plan_.pad_top, plan_.pad_left, x_.h() + 2 * r, x_.w() + 2 * r);
+      Tensor<T, B> dx = conv2d_backward_data(dy, weight_, g);
       return r > 0 ? reflect_pad_backward(dx, r, r, r, r) : dx;
     }
 
@@ -155,25 +167,27 @@ struct Conv2d {
     template <class X>
     Tensor<T, B> run(X&& x) {
       require_channels(x, In, name());
-      plan_ = plan(x.shape().spatial());
+      const Shape4 padded_shape{x.n(), In, x.h() + 2 * reflect, x.w() + 2 * reflect};
+      if (!geometry_ || geometry_->input_shape() != padded_shape) geometry_ = geometry(x.shape().spatial(), x.n());
       x_ = saved_for_backward(x);
-      const int r = plan_.reflect;
-      if (r == 0) return convolve(x);
-      const Tensor<T, B> padded = reflect_pad(x, r, r, r, r);
-      if constexpr (!std::is_lvalue_reference_v<X>) x = Tensor<T, B>{};  // given up by the caller
-      return convolve(padded);
+      if constexpr (reflect == 0) {
+        return convolve(x);
+      } else {
+        const Tensor<T, B> padded = reflect_pad(x, reflect, reflect, reflect, reflect);
+        if constexpr (!std::is_lvalue_reference_v<X>) x = Tensor<T, B>{};  // given up by the caller
+        return convolve(padded);
+      }
     }
     Tensor<T, B> convolve(const Tensor<T, B>& padded) {
-      const detail::ConvPlan& p = plan_;
       if constexpr (has_bias)
-        return conv2d_forward(padded, weight_, bias_, stride, p.pad_top, p.pad_left, p.out.h, p.out.w);
+        return conv2d_forward(padded, weight_, bias_, *geometry_);
       else
-        return conv2d_forward(padded, weight_, stride, p.pad_top, p.pad_left, p.out.h, p.out.w);
+        return conv2d_forward(padded, weight_, *geometry_);
     }
 
     Tensor<T, B> weight_, weight_grad_, bias_, bias_grad_;
-    Tensor<T, B> x_;  // the forward input (shared), before reflection padding
-    detail::ConvPlan plan_{};
+    Tensor<T, B> x_;                        // the forward input (shared), before reflection padding
+    std::optional<ConvGeometry> geometry_;  // of the last input shape, made once per shape
   };
 };
 
@@ -198,13 +212,23 @@ struct ConvTranspose2d {
            options::names() + ">";
   }
 
-  static constexpr detail::ConvPlan plan(Size2 in) {
+  // The convolution this layer is the adjoint of, for a batch of inputs of size `in`: Out -> In
+  // channels, from the Stride-times-larger output back to the input.
+  static constexpr ConvGeometry geometry(Size2 in, int batch = 1) {
     const detail::ConvAxis y = detail::conv_transpose_axis<padding>(in.h, K, stride);
     const detail::ConvAxis x = detail::conv_transpose_axis<padding>(in.w, K, stride);
     if (!y.ok || !x.ok) throw ShapeError(name() + ": input " + to_string(in) + " is empty");
-    return {{y.out, x.out}, y.pad_before, x.pad_before, 0};
+    return ConvGeometry({.batch = batch,
+                         .in_channels = Out,
+                         .out_channels = In,
+                         .kernel = K,
+                         .input = {y.out, x.out},
+                         .output = in,
+                         .stride = stride,
+                         .pad_top = y.pad_before,
+                         .pad_left = x.pad_before});
   }
-  static constexpr Size2 output_size(Size2 in) { return plan(in).out; }
+  static constexpr Size2 output_size(Size2 in) { return geometry(in).input_size(); }
 
   // The adjoint of a convolution Out -> In on the output: forward is that convolution's data
   // gradient, backward its forward pass, and the filter gradient swaps the roles of x and dy.
@@ -217,22 +241,22 @@ struct ConvTranspose2d {
 
     Tensor<T, B> forward(const Tensor<T, B>& x) {
       require_channels(x, In, name());
-      plan_ = plan(x.shape().spatial());
+      if (!geometry_ || geometry_->output_shape() != x.shape()) geometry_ = geometry(x.shape().spatial(), x.n());
       x_ = saved_for_backward(x);
-      Tensor<T, B> y =
-          conv2d_backward_data(x, weight_, stride, plan_.pad_top, plan_.pad_left, plan_.out.h, plan_.out.w);
+      Tensor<T, B> y = conv2d_backward_data(x, weight_, *geometry_);
       if constexpr (has_bias) add_bias(y, bias_);
       return y;
     }
 
     Tensor<T, B> backward(const Tensor<T, B>& dy) {
       require_forward(x_, name());
-      detail::require_gradient_shape(dy, {x_.n(), Out, plan_.out.h, plan_.out.w}, name());
+      const ConvGeometry& g = *geometry_;
+      detail::require_gradient_shape(dy, g.input_shape(), name());
       if (this->trainable()) {
-        axpy(weight_grad_, T(1), conv2d_backward_filter(dy, x_, stride, plan_.pad_top, plan_.pad_left, K));
+        axpy(weight_grad_, T(1), conv2d_backward_filter(dy, x_, g));
         if constexpr (has_bias) axpy(bias_grad_, T(1), bias_backward(dy));
       }
-      return conv2d_forward(dy, weight_, stride, plan_.pad_top, plan_.pad_left, x_.h(), x_.w());
+      return conv2d_forward(dy, weight_, g);
     }
 
     Parameters<T, B> parameters() {
@@ -251,7 +275,7 @@ struct ConvTranspose2d {
    private:
     Tensor<T, B> weight_, weight_grad_, bias_, bias_grad_;
     Tensor<T, B> x_;
-    detail::ConvPlan plan_{};
+    std::optional<ConvGeometry> geometry_;  // of the last input shape, made once per shape
   };
 };
 

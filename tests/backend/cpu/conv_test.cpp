@@ -19,6 +19,18 @@ struct Case {
   int n, c, h, w, o, k, stride, pad_top, pad_left, out_h, out_w;
 };
 
+ConvGeometry geometry(const Case& g) {
+  return ConvGeometry({.batch = g.n,
+                       .in_channels = g.c,
+                       .out_channels = g.o,
+                       .kernel = g.k,
+                       .input = {g.h, g.w},
+                       .output = {g.out_h, g.out_w},
+                       .stride = g.stride,
+                       .pad_top = g.pad_top,
+                       .pad_left = g.pad_left});
+}
+
 // The definition, one output entry at a time.
 template <class T>
 double direct_conv(const std::vector<T>& x, const std::vector<T>& w, const Case& g, int n, int o, int oy, int ox) {
@@ -59,7 +71,7 @@ TEST_CASE_TEMPLATE("conv2d_forward matches the definition, zero outside the inpu
                   << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x" << g.out_w);
     const auto x = testing::random_tensor<T>({g.n, g.c, g.h, g.w}, rng);
     const auto w = testing::random_tensor<T>({g.o, g.c, g.k, g.k}, rng);
-    const auto y = conv2d_forward(x, w, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w);
+    const auto y = conv2d_forward(x, w, geometry(g));
     REQUIRE(y.shape() == Shape4{g.n, g.o, g.out_h, g.out_w});
     const auto xv = x.to_host(), wv = w.to_host(), yv = y.to_host();
     for (int n = 0; n < g.n; ++n)
@@ -81,9 +93,9 @@ TEST_CASE("the data and filter gradients are the adjoints of conv2d_forward") {
     const auto w = testing::random_tensor<double>({g.o, g.c, g.k, g.k}, rng);
     const auto dy = testing::random_tensor<double>({g.n, g.o, g.out_h, g.out_w}, rng);
     // <conv(x, w), dy> = <x, conv^T_x(dy)> = <w, conv^T_w(dy)>
-    const double lhs = dot(conv2d_forward(x, w, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w), dy);
-    const auto dx = conv2d_backward_data(dy, w, g.stride, g.pad_top, g.pad_left, g.h, g.w);
-    const auto dw = conv2d_backward_filter(x, dy, g.stride, g.pad_top, g.pad_left, g.k);
+    const double lhs = dot(conv2d_forward(x, w, geometry(g)), dy);
+    const auto dx = conv2d_backward_data(dy, w, geometry(g));
+    const auto dw = conv2d_backward_filter(x, dy, geometry(g));
     REQUIRE(dx.shape() == x.shape());
     REQUIRE(dw.shape() == w.shape());
     CHECK(dot(x, dx) == doctest::Approx(lhs).epsilon(1e-12));
@@ -99,7 +111,7 @@ TEST_CASE("a 9x9 convolution too big for one im2col band is cut into bands with 
   std::mt19937_64 rng(seed);
   const auto x = testing::random_tensor<float>({g.n, g.c, g.h, g.w}, rng);
   const auto w = testing::random_tensor<float>({g.o, g.c, g.k, g.k}, rng);
-  const auto y = conv2d_forward(x, w, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w);
+  const auto y = conv2d_forward(x, w, geometry(g));
   const auto xv = x.to_host(), wv = w.to_host(), yv = y.to_host();
   std::uniform_int_distribution<int> row(0, g.out_h - 1), o(0, g.o - 1);
   for (int i = 0; i < 64; ++i) {  // rows at random, every column: band edges are rows
@@ -111,19 +123,25 @@ TEST_CASE("a 9x9 convolution too big for one im2col band is cut into bands with 
   const auto dy = testing::random_tensor<float>(y.shape(), rng);
   const double lhs = dot(y, dy);
   const double scale = std::sqrt(static_cast<double>(y.size()) * g.c * g.k * g.k);  // float rounding grows with it
-  CHECK(std::abs(dot(x, conv2d_backward_data(dy, w, g.stride, g.pad_top, g.pad_left, g.h, g.w)) - lhs) < 1e-4 * scale);
-  CHECK(std::abs(dot(w, conv2d_backward_filter(x, dy, g.stride, g.pad_top, g.pad_left, g.k)) - lhs) < 1e-4 * scale);
+  CHECK(std::abs(dot(x, conv2d_backward_data(dy, w, geometry(g))) - lhs) < 1e-4 * scale);
+  CHECK(std::abs(dot(w, conv2d_backward_filter(x, dy, geometry(g))) - lhs) < 1e-4 * scale);
 }
 
 TEST_CASE("convolution primitives reject mismatched shapes and impossible geometry") {
   const Tensor<float, Cpu> x({1, 3, 5, 5}), w({4, 2, 3, 3}), w3({4, 3, 3, 3});
-  CHECK_THROWS_WITH_AS(conv2d_forward(x, w, 1, 1, 1, 5, 5), doctest::Contains("1x3x5x5"), ShapeError);
-  CHECK_THROWS_AS(conv2d_forward(x, Tensor<float, Cpu>({4, 3, 3, 2}), 1, 1, 1, 5, 5), ShapeError);
-  CHECK_THROWS_AS(conv2d_forward(x, w3, 0, 1, 1, 5, 5), ArgumentError);
-  CHECK_THROWS_AS(conv2d_forward(x, w3, 1, -1, 1, 5, 5), ArgumentError);
-  CHECK_THROWS_AS(conv2d_forward(x, w3, 1, 1, 1, 0, 5), ShapeError);
-  CHECK_THROWS_AS(conv2d_backward_data(Tensor<float, Cpu>({1, 3, 5, 5}), w3, 1, 1, 1, 5, 5), ShapeError);
-  CHECK_THROWS_AS(conv2d_backward_filter(x, Tensor<float, Cpu>({2, 4, 5, 5}), 1, 1, 1, 3), ShapeError);
+  const Case g{1, 3, 5, 5, 4, 3, 1, 1, 1, 5, 5};  // x * w3
+  const auto with = [&](auto change) {
+    Case changed = g;
+    change(changed);
+    return geometry(changed);
+  };
+  CHECK_THROWS_WITH_AS(conv2d_forward(x, w, geometry(g)), doctest::Contains("1x3x5x5"), ShapeError);
+  CHECK_THROWS_AS(conv2d_forward(x, Tensor<float, Cpu>({4, 3, 3, 2}), geometry(g)), ShapeError);
+  CHECK_THROWS_AS(conv2d_forward(x, w3, with([](Case& c) { c.stride = 0; })), ArgumentError);
+  CHECK_THROWS_AS(conv2d_forward(x, w3, with([](Case& c) { c.pad_top = -1; })), ArgumentError);
+  CHECK_THROWS_AS(conv2d_forward(x, w3, with([](Case& c) { c.out_h = 0; })), ShapeError);
+  CHECK_THROWS_AS(conv2d_backward_data(Tensor<float, Cpu>({1, 3, 5, 5}), w3, geometry(g)), ShapeError);
+  CHECK_THROWS_AS(conv2d_backward_filter(x, Tensor<float, Cpu>({2, 4, 5, 5}), geometry(g)), ShapeError);
 }
 
 TEST_CASE("add_bias adds one value per channel and bias_backward sums over batch and space") {

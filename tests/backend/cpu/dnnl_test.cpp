@@ -36,14 +36,29 @@ const char* name(Padding p) {
   return "?";
 }
 
+// A geometry from its sizes in one line: batch, channels, input, output channels, kernel, output,
+// stride and padding.
+ConvGeometry geometry(int n, int c, int in_h, int in_w, int o, int k, int out_h, int out_w, int stride, int pad_top,
+                      int pad_left) {
+  return ConvGeometry({.batch = n,
+                       .in_channels = c,
+                       .out_channels = o,
+                       .kernel = k,
+                       .input = {in_h, in_w},
+                       .output = {out_h, out_w},
+                       .stride = stride,
+                       .pad_top = pad_top,
+                       .pad_left = pad_left});
+}
+
 // A random geometry of the given kind: random channels and a non-square image.
-detail::ConvGeometry draw(Padding p, int k, int stride, int n, std::mt19937_64& rng) {
+ConvGeometry draw(Padding p, int k, int stride, int n, std::mt19937_64& rng) {
   std::uniform_int_distribution<int> channels(1, 6), size(1, 11);
-  detail::ConvGeometry g{};
-  g.n = n;
-  g.c = channels(rng);
-  g.o = channels(rng);
-  g.k = k;
+  ConvGeometry::Sizes g{};
+  g.batch = n;
+  g.in_channels = channels(rng);
+  g.out_channels = channels(rng);
+  g.kernel = k;
   g.stride = stride;
   const auto axis = [&](int& in, int& out, int& pad) {
     switch (p) {
@@ -70,17 +85,17 @@ detail::ConvGeometry draw(Padding p, int k, int stride, int n, std::mt19937_64& 
         break;
     }
   };
-  axis(g.in_h, g.out_h, g.pad_top);
-  do axis(g.in_w, g.out_w, g.pad_left);
-  while (g.in_w == g.in_h);
-  return g;
+  axis(g.input.h, g.output.h, g.pad_top);
+  do axis(g.input.w, g.output.w, g.pad_left);
+  while (g.input.w == g.input.h);
+  return ConvGeometry(g);
 }
 
-std::string describe(const detail::ConvGeometry& g) {
+std::string describe(const ConvGeometry& g) {
   std::ostringstream s;
-  s << "n" << g.n << " c" << g.c << " " << g.in_h << "x" << g.in_w << " o" << g.o << " k" << g.k << " s" << g.stride
-    << " pad " << g.pad_top << "," << g.pad_left << " out " << g.out_h << "x" << g.out_w << " (pad after "
-    << g.pad_bottom() << "," << g.pad_right() << ")";
+  s << "n" << g.n() << " c" << g.c() << " " << g.in_h() << "x" << g.in_w() << " o" << g.o() << " k" << g.k() << " s"
+    << g.stride() << " pad " << g.pad_top() << "," << g.pad_left() << " out " << g.out_h() << "x" << g.out_w()
+    << " (pad after " << g.pad_bottom() << "," << g.pad_right() << ")";
   return s.str();
 }
 
@@ -103,12 +118,10 @@ struct Results {
   Tensor<float, Cpu> y, y_bias, dx, dw;  // y_bias: forward with the bias added as it writes
 };
 
-Results run(const detail::ConvGeometry& g, ConvRoute route, const Tensor<float, Cpu>& x, const Tensor<float, Cpu>& w,
+Results run(const ConvGeometry& g, ConvRoute route, const Tensor<float, Cpu>& x, const Tensor<float, Cpu>& w,
             const Tensor<float, Cpu>& bias, const Tensor<float, Cpu>& dy) {
-  return {detail::conv2d_forward(x, w, nullptr, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route),
-          detail::conv2d_forward(x, w, &bias, g.stride, g.pad_top, g.pad_left, g.out_h, g.out_w, route),
-          detail::conv2d_backward_data(dy, w, g.stride, g.pad_top, g.pad_left, g.in_h, g.in_w, route),
-          detail::conv2d_backward_filter(x, dy, g.stride, g.pad_top, g.pad_left, g.k, route)};
+  return {detail::conv2d_forward(x, w, nullptr, g, route), detail::conv2d_forward(x, w, &bias, g, route),
+          detail::conv2d_backward_data(dy, w, g, route), detail::conv2d_backward_filter(x, dy, g, route)};
 }
 
 }  // namespace
@@ -123,13 +136,13 @@ TEST_CASE(
     for (int k : {1, 3, 9})
       for (int stride : {1, 2})
         for (int n : {1, 3}) {
-          const detail::ConvGeometry g = draw(p, k, stride, n, rng);
+          const ConvGeometry g = draw(p, k, stride, n, rng);
           INFO(name(p) << ": " << describe(g));
           REQUIRE(onednn::can_implement(g));
-          const auto x = testing::random_tensor<float>({g.n, g.c, g.in_h, g.in_w}, rng);
-          const auto w = testing::random_tensor<float>({g.o, g.c, g.k, g.k}, rng);
-          const auto dy = testing::random_tensor<float>({g.n, g.o, g.out_h, g.out_w}, rng);
-          const auto bias = testing::random_tensor<float>({1, g.o, 1, 1}, rng);
+          const auto x = testing::random_tensor<float>(g.input_shape(), rng);
+          const auto w = testing::random_tensor<float>(g.filter_shape(), rng);
+          const auto dy = testing::random_tensor<float>(g.output_shape(), rng);
+          const auto bias = testing::random_tensor<float>({1, g.o(), 1, 1}, rng);
           const Results ref = run(g, ConvRoute::im2col, x, w, bias, dy);
           auto biased = ref.y;
           add_bias(biased, bias);
@@ -150,17 +163,18 @@ TEST_CASE(
 TEST_CASE("the parity check sees a convolution off by one pixel") {
   // The same check as above, on results that must differ: a tolerance too loose to fail would pass this.
   std::mt19937_64 rng(7);
-  const detail::ConvGeometry g{2, 3, 9, 7, 4, 3, 9, 7, 1, 1, 1};
-  const auto x = testing::random_tensor<float>({g.n, g.c, g.in_h, g.in_w}, rng);
-  const auto w = testing::random_tensor<float>({g.o, g.c, g.k, g.k}, rng);
-  const auto ref = detail::conv2d_forward(x, w, nullptr, 1, 1, 1, g.out_h, g.out_w, ConvRoute::im2col);
-  const auto shifted = detail::conv2d_forward(x, w, nullptr, 1, 1, 2, g.out_h, g.out_w, ConvRoute::onednn_nchw);
+  const ConvGeometry g = geometry(2, 3, 9, 7, 4, 3, 9, 7, 1, 1, 1);
+  const auto x = testing::random_tensor<float>(g.input_shape(), rng);
+  const auto w = testing::random_tensor<float>(g.filter_shape(), rng);
+  const auto ref = detail::conv2d_forward(x, w, nullptr, g, ConvRoute::im2col);
+  const auto shifted =
+      detail::conv2d_forward(x, w, nullptr, geometry(2, 3, 9, 7, 4, 3, 9, 7, 1, 1, 2), ConvRoute::onednn_nchw);
   CHECK(relative_error(shifted, ref) > 100 * tolerance);
 }
 
 TEST_CASE("float convolutions take oneDNN, double and what oneDNN cannot express or runs slower take im2col") {
-  const detail::ConvGeometry image{1, 3, 8, 8, 4, 3, 4, 4, 2, 0, 0};  // SAME, padding after 1
-  const detail::ConvGeometry features{1, 32, 8, 8, 4, 3, 8, 8, 1, 1, 1};
+  const ConvGeometry image = geometry(1, 3, 8, 8, 4, 3, 4, 4, 2, 0, 0);  // SAME, padding after 1
+  const ConvGeometry features = geometry(1, 32, 8, 8, 4, 3, 8, 8, 1, 1, 1);
   CHECK(conv_route<float>(ConvOp::forward, image) == ConvRoute::onednn_nchw);
   CHECK(conv_route<float>(ConvOp::backward_data, image) == ConvRoute::im2col);
   CHECK(conv_route<float>(ConvOp::backward_filter, image) == ConvRoute::onednn_blocked);
@@ -171,7 +185,7 @@ TEST_CASE("float convolutions take oneDNN, double and what oneDNN cannot express
 
   // An 11-pixel side read by a 3-tap, stride-4 kernel at rows 0-2 and 4-6 only (the output is given
   // as 2): padding_r = -4, a whole stride past the last tap, which oneDNN cannot describe.
-  const detail::ConvGeometry short_output{1, 1, 11, 11, 1, 3, 2, 2, 4, 0, 0};
+  const ConvGeometry short_output = geometry(1, 1, 11, 11, 1, 3, 2, 2, 4, 0, 0);
   REQUIRE(short_output.pad_bottom() == -4);
   CHECK_FALSE(onednn::can_implement(short_output));
   CHECK(conv_route<float>(ConvOp::forward, short_output) == ConvRoute::im2col);
@@ -180,10 +194,10 @@ TEST_CASE("float convolutions take oneDNN, double and what oneDNN cannot express
   const auto x = Tensor<float, Cpu>::from_host({1, 1, 11, 11}, ramp);
   const auto w = Tensor<float, Cpu>::from_host({1, 1, 3, 3}, std::vector<float>{0, 0, 0, 0, 1, 0, 0, 0, 0});
   // The centre taps: (1,1), (1,5), (5,1), (5,5).
-  CHECK(conv2d_forward(x, w, 4, 0, 0, 2, 2).to_host() == std::vector<float>{12, 16, 56, 60});
-  CHECK_THROWS_AS(detail::conv2d_forward(x, w, nullptr, 4, 0, 0, 2, 2, ConvRoute::onednn_nchw), ArgumentError);
+  CHECK(conv2d_forward(x, w, short_output).to_host() == std::vector<float>{12, 16, 56, 60});
+  CHECK_THROWS_AS(detail::conv2d_forward(x, w, nullptr, short_output, ConvRoute::onednn_nchw), ArgumentError);
   CHECK_THROWS_AS(detail::conv2d_forward(Tensor<double, Cpu>({1, 1, 4, 4}), Tensor<double, Cpu>({1, 1, 3, 3}), nullptr,
-                                         1, 1, 1, 4, 4, ConvRoute::onednn_nchw),
+                                         geometry(1, 1, 4, 4, 1, 3, 4, 4, 1, 1, 1), ConvRoute::onednn_nchw),
                   ArgumentError);
 }
 
@@ -193,7 +207,8 @@ TEST_CASE("a cached oneDNN primitive serves a second call with new data, and oth
     INFO("size " << size);
     const auto x = testing::random_tensor<float>({1, 4, size, size}, rng);
     const auto w = testing::random_tensor<float>({5, 4, 3, 3}, rng);
-    const auto ref = detail::conv2d_forward(x, w, nullptr, 1, 1, 1, size, size, ConvRoute::im2col);
-    CHECK(relative_error(conv2d_forward(x, w, 1, 1, 1, size, size), ref) < tolerance);
+    const ConvGeometry g = geometry(1, 4, size, size, 5, 3, size, size, 1, 1, 1);
+    const auto ref = detail::conv2d_forward(x, w, nullptr, g, ConvRoute::im2col);
+    CHECK(relative_error(conv2d_forward(x, w, g), ref) < tolerance);
   }
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Convolution on the CPU, with its two adjoints (data and filter gradients), per-channel bias, and
-// reflection padding. Padding is given as (top, left) plus the output size, so asymmetric padding
-// (TensorFlow's SAME) needs no extra arguments: reads outside the input are zero. Transposed
+// reflection padding. Each convolution takes its ConvGeometry (core/conv_geometry.hpp): padding is
+// (top, left) plus the output size, reads outside the input are zero. Transposed
 // convolutions are built from the same three primitives by the layers. Two routes: oneDNN
 // (dnnl.hpp) for float, im2col + BLAS GEMM for double and for what oneDNN cannot express or runs
 // slower; conv_route says which, from benchmarks/README.md's table.
@@ -15,9 +15,9 @@
 
 #include "perceptual/backend/checks.hpp"
 #include "perceptual/backend/cpu/blas.hpp"
-#include "perceptual/backend/cpu/conv_geometry.hpp"
 #include "perceptual/backend/cpu/parallel.hpp"
 #include "perceptual/backend/cpu/tensor.hpp"
+#include "perceptual/core/conv_geometry.hpp"
 
 // nvcc's front end (CUDA 13.0) aborts with an internal error on oneDNN's C++ header, so a CUDA
 // translation unit, which uses the CPU backend only for host-side data and reference values,
@@ -31,8 +31,6 @@
 
 namespace perceptual::cpu {
 
-using detail::ConvOp;
-
 // im2col: im2col + GEMM, any scalar, any geometry. onednn_nchw: oneDNN on the tensors as they are.
 // onednn_blocked: oneDNN in the layouts it picks, with reorders in and out (float only).
 enum class ConvRoute { im2col, onednn_nchw, onednn_blocked };
@@ -43,12 +41,12 @@ enum class ConvRoute { im2col, onednn_nchw, onednn_blocked };
 // (fewer than 16 channels, which blocking pads to 16): forward on NCHW, and backward-data on
 // im2col, which beat both oneDNN layouts by up to 3x there. Double: im2col (oneDNN has no f64).
 template <class T>
-ConvRoute conv_route(ConvOp op, const detail::ConvGeometry& g) {
+ConvRoute conv_route(ConvOp op, const ConvGeometry& g) {
   if constexpr (std::same_as<T, float> && PERCEPTUAL_CPU_ONEDNN) {
 #if PERCEPTUAL_CPU_ONEDNN
     if (!onednn::can_implement(g)) return ConvRoute::im2col;
 #endif
-    if (g.c >= 16 || op == ConvOp::backward_filter) return ConvRoute::onednn_blocked;
+    if (g.c() >= 16 || op == ConvOp::backward_filter) return ConvRoute::onednn_blocked;
     return op == ConvOp::forward ? ConvRoute::onednn_nchw : ConvRoute::im2col;
   } else {
     return ConvRoute::im2col;
@@ -60,6 +58,16 @@ namespace detail {
 // The im2col buffer is cut into bands of output rows no larger than this, so that a 9x9 conv on a
 // megapixel image costs tens of megabytes rather than gigabytes.
 inline constexpr std::size_t im2col_budget_bytes = std::size_t{64} << 20;
+
+// Rows of the im2col matrix: one per (input channel, kernel row, kernel column).
+constexpr int taps(const ConvGeometry& g) {
+  return g.c() * g.k() * g.k();
+}
+// 1x1, stride 1, no padding: x is its own im2col matrix.
+constexpr bool is_pointwise(const ConvGeometry& g) {
+  return g.k() == 1 && g.stride() == 1 && g.pad_top() == 0 && g.pad_left() == 0 && g.out_h() == g.in_h() &&
+         g.out_w() == g.in_w();
+}
 
 constexpr int floor_div(int a, int b) {
   return a >= 0 ? a / b : -((-a + b - 1) / b);
@@ -78,12 +86,10 @@ constexpr TapRange tap_range(int in, int out, int stride, int pad, int k) {
 
 template <class T>
 int band_rows(const ConvGeometry& g) {
-  const std::size_t row_bytes = static_cast<std::size_t>(g.taps()) * static_cast<std::size_t>(g.out_w) * sizeof(T);
+  const std::size_t row_bytes = static_cast<std::size_t>(taps(g)) * static_cast<std::size_t>(g.out_w()) * sizeof(T);
   return static_cast<int>(
-      std::clamp<std::size_t>(im2col_budget_bytes / row_bytes, 1, static_cast<std::size_t>(g.out_h)));
+      std::clamp<std::size_t>(im2col_budget_bytes / row_bytes, 1, static_cast<std::size_t>(g.out_h())));
 }
-
-using checks::require_square_filter;
 
 // Rows [r0, r1) of the im2col matrix of one image x (c, in_h, in_w): entry ((ci*k + ky)*k + kx,
 // (oy - r0)*out_w + ox) = x(ci, oy*stride - pad_top + ky, ox*stride - pad_left + kx), or 0 outside.
@@ -91,28 +97,28 @@ using checks::require_square_filter;
 // ~3% on 2 cores) while OpenBLAS's workers still spin after the previous GEMM.
 template <class T>
 void im2col(const T* x, const ConvGeometry& g, int r0, int r1, T* col) {
-  const std::size_t cols = static_cast<std::size_t>(r1 - r0) * g.out_w;
-  for (int ci = 0; ci < g.c; ++ci) {
-    const T* plane = x + static_cast<std::size_t>(ci) * g.in_h * g.in_w;
-    for (int ky = 0; ky < g.k; ++ky) {
-      for (int kx = 0; kx < g.k; ++kx) {
-        T* dst = col + static_cast<std::size_t>((ci * g.k + ky) * g.k + kx) * cols;
-        const TapRange xs = tap_range(g.in_w, g.out_w, g.stride, g.pad_left, kx);
-        const int shift = kx - g.pad_left;
-        for (int oy = r0; oy < r1; ++oy, dst += g.out_w) {
-          const int iy = oy * g.stride - g.pad_top + ky;
-          if (iy < 0 || iy >= g.in_h) {
-            std::fill(dst, dst + g.out_w, T(0));
+  const std::size_t cols = static_cast<std::size_t>(r1 - r0) * g.out_w();
+  for (int ci = 0; ci < g.c(); ++ci) {
+    const T* plane = x + static_cast<std::size_t>(ci) * g.in_h() * g.in_w();
+    for (int ky = 0; ky < g.k(); ++ky) {
+      for (int kx = 0; kx < g.k(); ++kx) {
+        T* dst = col + static_cast<std::size_t>((ci * g.k() + ky) * g.k() + kx) * cols;
+        const TapRange xs = tap_range(g.in_w(), g.out_w(), g.stride(), g.pad_left(), kx);
+        const int shift = kx - g.pad_left();
+        for (int oy = r0; oy < r1; ++oy, dst += g.out_w()) {
+          const int iy = oy * g.stride() - g.pad_top() + ky;
+          if (iy < 0 || iy >= g.in_h()) {
+            std::fill(dst, dst + g.out_w(), T(0));
             continue;
           }
-          const T* row = plane + static_cast<std::size_t>(iy) * g.in_w;
+          const T* row = plane + static_cast<std::size_t>(iy) * g.in_w();
           std::fill(dst, dst + xs.lo, T(0));
-          if (g.stride == 1) {
+          if (g.stride() == 1) {
             std::copy(row + xs.lo + shift, row + xs.hi + shift, dst + xs.lo);
           } else {
-            for (int ox = xs.lo; ox < xs.hi; ++ox) dst[ox] = row[ox * g.stride + shift];
+            for (int ox = xs.lo; ox < xs.hi; ++ox) dst[ox] = row[ox * g.stride() + shift];
           }
-          std::fill(dst + xs.hi, dst + g.out_w, T(0));
+          std::fill(dst + xs.hi, dst + g.out_w(), T(0));
         }
       }
     }
@@ -122,22 +128,22 @@ void im2col(const T* x, const ConvGeometry& g, int r0, int r1, T* col) {
 // The adjoint of im2col: adds each column entry back onto the input position it was read from.
 template <class T>
 void col2im_add(const T* col, const ConvGeometry& g, int r0, int r1, T* x) {
-  const std::size_t cols = static_cast<std::size_t>(r1 - r0) * g.out_w;
-  for (int ci = 0; ci < g.c; ++ci) {
-    T* plane = x + static_cast<std::size_t>(ci) * g.in_h * g.in_w;
-    for (int ky = 0; ky < g.k; ++ky) {
-      for (int kx = 0; kx < g.k; ++kx) {
-        const T* src = col + static_cast<std::size_t>((ci * g.k + ky) * g.k + kx) * cols;
-        const TapRange xs = tap_range(g.in_w, g.out_w, g.stride, g.pad_left, kx);
-        const int shift = kx - g.pad_left;
-        for (int oy = r0; oy < r1; ++oy, src += g.out_w) {
-          const int iy = oy * g.stride - g.pad_top + ky;
-          if (iy < 0 || iy >= g.in_h) continue;
-          T* row = plane + static_cast<std::size_t>(iy) * g.in_w;
-          if (g.stride == 1) {  // contiguous: vectorises
+  const std::size_t cols = static_cast<std::size_t>(r1 - r0) * g.out_w();
+  for (int ci = 0; ci < g.c(); ++ci) {
+    T* plane = x + static_cast<std::size_t>(ci) * g.in_h() * g.in_w();
+    for (int ky = 0; ky < g.k(); ++ky) {
+      for (int kx = 0; kx < g.k(); ++kx) {
+        const T* src = col + static_cast<std::size_t>((ci * g.k() + ky) * g.k() + kx) * cols;
+        const TapRange xs = tap_range(g.in_w(), g.out_w(), g.stride(), g.pad_left(), kx);
+        const int shift = kx - g.pad_left();
+        for (int oy = r0; oy < r1; ++oy, src += g.out_w()) {
+          const int iy = oy * g.stride() - g.pad_top() + ky;
+          if (iy < 0 || iy >= g.in_h()) continue;
+          T* row = plane + static_cast<std::size_t>(iy) * g.in_w();
+          if (g.stride() == 1) {  // contiguous: vectorises
             for (int ox = xs.lo; ox < xs.hi; ++ox) row[ox + shift] += src[ox];
           } else {
-            for (int ox = xs.lo; ox < xs.hi; ++ox) row[ox * g.stride + shift] += src[ox];
+            for (int ox = xs.lo; ox < xs.hi; ++ox) row[ox * g.stride() + shift] += src[ox];
           }
         }
       }
@@ -148,65 +154,65 @@ void col2im_add(const T* col, const ConvGeometry& g, int r0, int r1, T* x) {
 // An uninitialised scratch buffer for one band of the im2col matrix.
 template <class T>
 PoolArray<T> band_buffer(const ConvGeometry& g) {
-  return make_pool_array<T>(static_cast<std::size_t>(g.taps()) * band_rows<T>(g) * g.out_w);
+  return make_pool_array<T>(static_cast<std::size_t>(taps(g)) * band_rows<T>(g) * g.out_w());
 }
 
-// Sets `cols` values of each of the g.o output rows starting at y (rows `stride` apart) to the
+// Sets `cols` values of each of the g.o() output rows starting at y (rows `stride` apart) to the
 // channel's bias, or to 0 without one: the GEMM then adds onto them (beta 1).
 template <class T>
 void fill_bias(const ConvGeometry& g, const T* bias, T* y, std::size_t cols, std::size_t stride) {
-  for (int o = 0; o < g.o; ++o, y += stride) std::fill(y, y + cols, bias ? bias[o] : T(0));
+  for (int o = 0; o < g.o(); ++o, y += stride) std::fill(y, y + cols, bias ? bias[o] : T(0));
 }
 
-// The im2col route on raw NCHW/OIHW memory of g's sizes, plus the bias (g.o values) where it is
+// The im2col route on raw NCHW/OIHW memory of g's sizes, plus the bias (g.o() values) where it is
 // not null; each output is overwritten in full.
 template <class T>
 void im2col_forward(const ConvGeometry& g, const T* x, const T* w, const T* bias, T* y) {
-  const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
-  const int out_plane = g.out_h * g.out_w;
+  const std::size_t in_plane = static_cast<std::size_t>(g.c()) * g.in_h() * g.in_w();
+  const int out_plane = g.out_h() * g.out_w();
   const T beta = bias ? T(1) : T(0);
-  if (g.is_pointwise()) {
-    for (int n = 0; n < g.n; ++n) {
-      T* yn = y + static_cast<std::size_t>(n) * g.o * out_plane;
+  if (is_pointwise(g)) {
+    for (int n = 0; n < g.n(); ++n) {
+      T* yn = y + static_cast<std::size_t>(n) * g.o() * out_plane;
       if (bias) fill_bias(g, bias, yn, out_plane, out_plane);
-      gemm(false, false, g.o, out_plane, g.c, T(1), w, g.c, x + n * in_plane, out_plane, beta, yn, out_plane);
+      gemm(false, false, g.o(), out_plane, g.c(), T(1), w, g.c(), x + n * in_plane, out_plane, beta, yn, out_plane);
     }
     return;
   }
   const int band = band_rows<T>(g);
   auto col = band_buffer<T>(g);
-  for (int n = 0; n < g.n; ++n) {
-    T* yn = y + static_cast<std::size_t>(n) * g.o * out_plane;
-    for (int r0 = 0; r0 < g.out_h; r0 += band) {
-      const int r1 = std::min(g.out_h, r0 + band);
-      const int cols = (r1 - r0) * g.out_w;
+  for (int n = 0; n < g.n(); ++n) {
+    T* yn = y + static_cast<std::size_t>(n) * g.o() * out_plane;
+    for (int r0 = 0; r0 < g.out_h(); r0 += band) {
+      const int r1 = std::min(g.out_h(), r0 + band);
+      const int cols = (r1 - r0) * g.out_w();
       im2col(x + n * in_plane, g, r0, r1, col.get());
       // One band of output rows per channel: ldc = out_plane writes it in place.
-      if (bias) fill_bias(g, bias, yn + r0 * g.out_w, cols, out_plane);
-      gemm(false, false, g.o, cols, g.taps(), T(1), w, g.taps(), col.get(), cols, beta, yn + r0 * g.out_w, out_plane);
+      if (bias) fill_bias(g, bias, yn + r0 * g.out_w(), cols, out_plane);
+      gemm(false, false, g.o(), cols, taps(g), T(1), w, taps(g), col.get(), cols, beta, yn + r0 * g.out_w(), out_plane);
     }
   }
 }
 
 template <class T>
 void im2col_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-  const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
-  const int out_plane = g.out_h * g.out_w;
-  if (g.is_pointwise()) {
-    for (int n = 0; n < g.n; ++n)
-      gemm(true, false, g.c, out_plane, g.o, T(1), w, g.c, dy + static_cast<std::size_t>(n) * g.o * out_plane,
+  const std::size_t in_plane = static_cast<std::size_t>(g.c()) * g.in_h() * g.in_w();
+  const int out_plane = g.out_h() * g.out_w();
+  if (is_pointwise(g)) {
+    for (int n = 0; n < g.n(); ++n)
+      gemm(true, false, g.c(), out_plane, g.o(), T(1), w, g.c(), dy + static_cast<std::size_t>(n) * g.o() * out_plane,
            out_plane, T(0), dx + n * in_plane, out_plane);
     return;
   }
-  std::fill(dx, dx + g.n * in_plane, T(0));  // col2im adds
+  std::fill(dx, dx + g.n() * in_plane, T(0));  // col2im adds
   const int band = band_rows<T>(g);
   auto col = band_buffer<T>(g);
-  for (int n = 0; n < g.n; ++n) {
-    const T* dyn = dy + static_cast<std::size_t>(n) * g.o * out_plane;
-    for (int r0 = 0; r0 < g.out_h; r0 += band) {
-      const int r1 = std::min(g.out_h, r0 + band);
-      const int cols = (r1 - r0) * g.out_w;
-      gemm(true, false, g.taps(), cols, g.o, T(1), w, g.taps(), dyn + r0 * g.out_w, out_plane, T(0), col.get(), cols);
+  for (int n = 0; n < g.n(); ++n) {
+    const T* dyn = dy + static_cast<std::size_t>(n) * g.o() * out_plane;
+    for (int r0 = 0; r0 < g.out_h(); r0 += band) {
+      const int r1 = std::min(g.out_h(), r0 + band);
+      const int cols = (r1 - r0) * g.out_w();
+      gemm(true, false, taps(g), cols, g.o(), T(1), w, taps(g), dyn + r0 * g.out_w(), out_plane, T(0), col.get(), cols);
       col2im_add(col.get(), g, r0, r1, dx + n * in_plane);
     }
   }
@@ -214,25 +220,25 @@ void im2col_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx)
 
 template <class T>
 void im2col_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
-  const std::size_t in_plane = static_cast<std::size_t>(g.c) * g.in_h * g.in_w;
-  const int out_plane = g.out_h * g.out_w;
-  if (g.is_pointwise()) {
-    for (int n = 0; n < g.n; ++n)
-      gemm(false, true, g.o, g.c, out_plane, T(1), dy + static_cast<std::size_t>(n) * g.o * out_plane, out_plane,
-           x + n * in_plane, out_plane, n == 0 ? T(0) : T(1), dw, g.c);
+  const std::size_t in_plane = static_cast<std::size_t>(g.c()) * g.in_h() * g.in_w();
+  const int out_plane = g.out_h() * g.out_w();
+  if (is_pointwise(g)) {
+    for (int n = 0; n < g.n(); ++n)
+      gemm(false, true, g.o(), g.c(), out_plane, T(1), dy + static_cast<std::size_t>(n) * g.o() * out_plane, out_plane,
+           x + n * in_plane, out_plane, n == 0 ? T(0) : T(1), dw, g.c());
     return;
   }
   const int band = band_rows<T>(g);
   auto col = band_buffer<T>(g);
   bool first = true;
-  for (int n = 0; n < g.n; ++n) {
-    const T* dyn = dy + static_cast<std::size_t>(n) * g.o * out_plane;
-    for (int r0 = 0; r0 < g.out_h; r0 += band) {
-      const int r1 = std::min(g.out_h, r0 + band);
-      const int cols = (r1 - r0) * g.out_w;
+  for (int n = 0; n < g.n(); ++n) {
+    const T* dyn = dy + static_cast<std::size_t>(n) * g.o() * out_plane;
+    for (int r0 = 0; r0 < g.out_h(); r0 += band) {
+      const int r1 = std::min(g.out_h(), r0 + band);
+      const int cols = (r1 - r0) * g.out_w();
       im2col(x + n * in_plane, g, r0, r1, col.get());
-      gemm(false, true, g.o, g.taps(), cols, T(1), dyn + r0 * g.out_w, out_plane, col.get(), cols, first ? T(0) : T(1),
-           dw, g.taps());
+      gemm(false, true, g.o(), taps(g), cols, T(1), dyn + r0 * g.out_w(), out_plane, col.get(), cols,
+           first ? T(0) : T(1), dw, taps(g));
       first = false;
     }
   }
@@ -264,53 +270,43 @@ void convolve(ConvOp op, ConvRoute route, const ConvGeometry& g, const T* in0, c
 }
 
 using checks::require_bias;
+using checks::require_conv_operand;
 
 // The public functions with the route given (tests and benchmarks compare routes); nullopt:
 // conv_route's. bias: nullptr, or added as the output is written.
 template <class T>
 Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w,
-                              const std::type_identity_t<Tensor<T, Cpu>>* bias, int stride, int pad_top, int pad_left,
-                              int out_h, int out_w, std::optional<ConvRoute> route) {
+                              const std::type_identity_t<Tensor<T, Cpu>>* bias, const ConvGeometry& g,
+                              std::optional<ConvRoute> route) {
   const std::string where = "conv2d_forward";
-  require_square_filter(w, where);
-  if (x.c() != w.c())
-    throw ShapeError(where + ": input " + to_string(x.shape()) + " has " + std::to_string(x.c()) +
-                     " channels, weight " + to_string(w.shape()) + " expects " + std::to_string(w.c()));
-  if (bias) require_bias(*bias, w.n(), where);
-  const ConvGeometry g{x.n(), x.c(), x.h(), x.w(), w.n(), w.h(), out_h, out_w, stride, pad_top, pad_left};
-  check_geometry(g, where);
-  Tensor<T, Cpu> y({g.n, g.o, out_h, out_w}, uninitialized);
+  require_conv_operand(x, g.input_shape(), "input", g, where);
+  require_conv_operand(w, g.filter_shape(), "weight", g, where);
+  if (bias) require_bias(*bias, g.o(), where);
+  Tensor<T, Cpu> y(g.output_shape(), uninitialized);
   convolve(ConvOp::forward, route.value_or(conv_route<T>(ConvOp::forward, g)), g, x.data(), w.data(), y.data(),
            bias ? bias->data() : nullptr);
   return y;
 }
 
 template <class T>
-Tensor<T, Cpu> conv2d_backward_data(const Tensor<T, Cpu>& dy, const Tensor<T, Cpu>& w, int stride, int pad_top,
-                                    int pad_left, int in_h, int in_w, std::optional<ConvRoute> route) {
+Tensor<T, Cpu> conv2d_backward_data(const Tensor<T, Cpu>& dy, const Tensor<T, Cpu>& w, const ConvGeometry& g,
+                                    std::optional<ConvRoute> route) {
   const std::string where = "conv2d_backward_data";
-  require_square_filter(w, where);
-  if (dy.c() != w.n())
-    throw ShapeError(where + ": gradient " + to_string(dy.shape()) + " has " + std::to_string(dy.c()) +
-                     " channels, weight " + to_string(w.shape()) + " has " + std::to_string(w.n()) + " outputs");
-  const ConvGeometry g{dy.n(), w.c(), in_h, in_w, w.n(), w.h(), dy.h(), dy.w(), stride, pad_top, pad_left};
-  check_geometry(g, where);
-  Tensor<T, Cpu> dx({g.n, g.c, in_h, in_w}, uninitialized);
+  require_conv_operand(dy, g.output_shape(), "gradient", g, where);
+  require_conv_operand(w, g.filter_shape(), "weight", g, where);
+  Tensor<T, Cpu> dx(g.input_shape(), uninitialized);
   convolve(ConvOp::backward_data, route.value_or(conv_route<T>(ConvOp::backward_data, g)), g, dy.data(), w.data(),
            dx.data());
   return dx;
 }
 
 template <class T>
-Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& dy, int stride, int pad_top,
-                                      int pad_left, int k, std::optional<ConvRoute> route) {
+Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& dy, const ConvGeometry& g,
+                                      std::optional<ConvRoute> route) {
   const std::string where = "conv2d_backward_filter";
-  if (x.n() != dy.n())
-    throw ShapeError(where + ": input " + to_string(x.shape()) + " and gradient " + to_string(dy.shape()) +
-                     " differ in batch size");
-  const ConvGeometry g{x.n(), x.c(), x.h(), x.w(), dy.c(), k, dy.h(), dy.w(), stride, pad_top, pad_left};
-  check_geometry(g, where);
-  Tensor<T, Cpu> dw({g.o, g.c, k, k}, uninitialized);
+  require_conv_operand(x, g.input_shape(), "input", g, where);
+  require_conv_operand(dy, g.output_shape(), "gradient", g, where);
+  Tensor<T, Cpu> dw(g.filter_shape(), uninitialized);
   convolve(ConvOp::backward_filter, route.value_or(conv_route<T>(ConvOp::backward_filter, g)), g, x.data(), dy.data(),
            dw.data());
   return dw;
@@ -318,35 +314,32 @@ Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, C
 }  // namespace detail
 
 // y[n, o, oy, ox] = sum_{c, ky, kx} w[o, c, ky, kx] * x[n, c, oy*stride - pad_top + ky, ox*stride - pad_left + kx],
-// zero outside x. x: N x C x H x W, w: O x C x K x K; y: N x O x out_h x out_w.
+// zero outside x. x: g.input_shape(), w: g.filter_shape(); y: g.output_shape().
 template <class T>
-Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, int stride, int pad_top, int pad_left,
-                              int out_h, int out_w) {
-  return detail::conv2d_forward(x, w, nullptr, stride, pad_top, pad_left, out_h, out_w, std::nullopt);
+Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, const ConvGeometry& g) {
+  return detail::conv2d_forward(x, w, nullptr, g, std::nullopt);
 }
 
 // The same plus bias[c] (shape 1 x O x 1 x 1) on output channel c, added as the convolution
 // writes its output (oneDNN's bias, or the GEMM's C on im2col) rather than in a pass of its own.
 template <class T>
-Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, const Tensor<T, Cpu>& bias, int stride,
-                              int pad_top, int pad_left, int out_h, int out_w) {
-  return detail::conv2d_forward(x, w, &bias, stride, pad_top, pad_left, out_h, out_w, std::nullopt);
+Tensor<T, Cpu> conv2d_forward(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& w, const Tensor<T, Cpu>& bias,
+                              const ConvGeometry& g) {
+  return detail::conv2d_forward(x, w, &bias, g, std::nullopt);
 }
 
-// The adjoint of conv2d_forward in x: dx (N x C x in_h x in_w) from dy (N x O x out_h x out_w).
-// It is also the forward pass of a transposed convolution.
+// The adjoint of conv2d_forward in x: dx (g.input_shape()) from dy (g.output_shape()). It is also
+// the forward pass of a transposed convolution.
 template <class T>
-Tensor<T, Cpu> conv2d_backward_data(const Tensor<T, Cpu>& dy, const Tensor<T, Cpu>& w, int stride, int pad_top,
-                                    int pad_left, int in_h, int in_w) {
-  return detail::conv2d_backward_data(dy, w, stride, pad_top, pad_left, in_h, in_w, std::nullopt);
+Tensor<T, Cpu> conv2d_backward_data(const Tensor<T, Cpu>& dy, const Tensor<T, Cpu>& w, const ConvGeometry& g) {
+  return detail::conv2d_backward_data(dy, w, g, std::nullopt);
 }
 
-// The adjoint of conv2d_forward in w: dw (O x C x k x k) for one batch, not accumulated into an
-// existing gradient (the caller adds it, so frozen layers pay nothing).
+// The adjoint of conv2d_forward in w: dw (g.filter_shape()) for one batch, not accumulated into
+// an existing gradient (the caller adds it, so frozen layers pay nothing).
 template <class T>
-Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& dy, int stride, int pad_top,
-                                      int pad_left, int k) {
-  return detail::conv2d_backward_filter(x, dy, stride, pad_top, pad_left, k, std::nullopt);
+Tensor<T, Cpu> conv2d_backward_filter(const Tensor<T, Cpu>& x, const Tensor<T, Cpu>& dy, const ConvGeometry& g) {
+  return detail::conv2d_backward_filter(x, dy, g, std::nullopt);
 }
 
 // y[n, c, :, :] += bias[c]; bias has shape 1 x C x 1 x 1.

@@ -15,13 +15,10 @@
 #include <unordered_map>
 
 #include "perceptual/backend/cpu/allocator.hpp"
-#include "perceptual/backend/cpu/conv_geometry.hpp"
+#include "perceptual/core/conv_geometry.hpp"
 #include "perceptual/core/error.hpp"
 
 namespace perceptual::cpu::onednn {
-
-using cpu::detail::ConvGeometry;
-using cpu::detail::ConvOp;
 
 enum class Layout { plain, blocked };
 
@@ -39,7 +36,7 @@ inline dnnl::stream& stream() {
 // Whether oneDNN can express the geometry: it needs padding_r + stride > 0, so an output that stops
 // a whole stride or more short of the input's end (rows never read) goes to im2col instead.
 inline bool can_implement(const ConvGeometry& g) {
-  return g.pad_bottom() + g.stride > 0 && g.pad_right() + g.stride > 0;
+  return g.pad_bottom() + g.stride() > 0 && g.pad_right() + g.stride() > 0;
 }
 
 namespace detail {
@@ -65,16 +62,11 @@ struct Plan {
 };
 
 inline std::string describe(const PlanKey& key) {
-  const ConvGeometry& g = key.g;
   const char* op = key.op == ConvOp::forward         ? "forward"
                    : key.op == ConvOp::backward_data ? "backward-data"
                                                      : "backward-filter";
   return std::string("oneDNN convolution ") + op + " (" + (key.layout == Layout::plain ? "nchw" : "blocked") +
-         "): input " + std::to_string(g.n) + "x" + std::to_string(g.c) + "x" + std::to_string(g.in_h) + "x" +
-         std::to_string(g.in_w) + ", weight " + std::to_string(g.o) + "x" + std::to_string(g.c) + "x" +
-         std::to_string(g.k) + "x" + std::to_string(g.k) + ", stride " + std::to_string(g.stride) + ", pad " +
-         std::to_string(g.pad_top) + "," + std::to_string(g.pad_left) + ", output " + std::to_string(g.out_h) + "x" +
-         std::to_string(g.out_w);
+         "): " + to_string(key.g);
 }
 
 inline std::shared_ptr<const Plan> make_plan(const PlanKey& key) {
@@ -82,14 +74,15 @@ inline std::shared_ptr<const Plan> make_plan(const PlanKey& key) {
   using tag = memory::format_tag;
   const ConvGeometry& g = key.g;
   const bool plain = key.layout == Layout::plain;
-  const memory::desc src_user({g.n, g.c, g.in_h, g.in_w}, memory::data_type::f32, tag::nchw);
-  const memory::desc wei_user({g.o, g.c, g.k, g.k}, memory::data_type::f32, tag::oihw);
-  const memory::desc dst_user({g.n, g.o, g.out_h, g.out_w}, memory::data_type::f32, tag::nchw);
+  const memory::desc src_user({g.n(), g.c(), g.in_h(), g.in_w()}, memory::data_type::f32, tag::nchw);
+  const memory::desc wei_user({g.o(), g.c(), g.k(), g.k()}, memory::data_type::f32, tag::oihw);
+  const memory::desc dst_user({g.n(), g.o(), g.out_h(), g.out_w()}, memory::data_type::f32, tag::nchw);
   const auto maybe_any = [&](const memory::desc& d) {
     return plain ? d : memory::desc(d.dims(), memory::data_type::f32, tag::any);
   };
   const memory::desc src = maybe_any(src_user), wei = maybe_any(wei_user), dst = maybe_any(dst_user);
-  const memory::dims strides{g.stride, g.stride}, pad_l{g.pad_top, g.pad_left}, pad_r{g.pad_bottom(), g.pad_right()};
+  const memory::dims strides{g.stride(), g.stride()}, pad_l{g.pad_top(), g.pad_left()},
+      pad_r{g.pad_bottom(), g.pad_right()};
   // Direct, not convolution_auto: Winograd would trade digits for speed behind our back.
   const auto algo = dnnl::algorithm::convolution_direct;
   // The caller brings the scratchpad, so that one primitive may run on several threads at once.
@@ -97,11 +90,12 @@ inline std::shared_ptr<const Plan> make_plan(const PlanKey& key) {
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
   auto plan = std::make_shared<Plan>();
-  const auto fwd_desc = key.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei,
-                                                                   memory::desc({g.o}, memory::data_type::f32, tag::x),
-                                                                   dst, strides, pad_l, pad_r)
-                                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei,
-                                                                   dst, strides, pad_l, pad_r);
+  const auto fwd_desc = key.bias
+                            ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei,
+                                                              memory::desc({g.o()}, memory::data_type::f32, tag::x),
+                                                              dst, strides, pad_l, pad_r)
+                            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, algo, src, wei, dst,
+                                                              strides, pad_l, pad_r);
   const dnnl::convolution_forward::primitive_desc fwd(fwd_desc, attr, engine());
   switch (key.op) {
     case ConvOp::forward:
@@ -196,7 +190,7 @@ inline void execute(const Plan& plan, const float* in0, const float* in1, float*
 }  // namespace detail
 
 // requires can_implement(g); the pointers hold NCHW (x, y, dy, dx) and OIHW (w, dw) floats of g's
-// sizes, and bias (forward) g.o floats or nullptr; the output is overwritten in full (dw is this
+// sizes, and bias (forward) g.o() floats or nullptr; the output is overwritten in full (dw is this
 // batch's gradient, not accumulated).
 inline void forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, Layout layout) {
   detail::execute(*detail::find_plan({ConvOp::forward, layout, g, bias != nullptr}), x, w, y, bias);

@@ -1,11 +1,11 @@
 #pragma once
 // Convolution on the GPU through cuDNN, with its two adjoints, per-channel bias and reflection
-// padding, with backend/cpu/conv.hpp's signatures and meaning: padding is (top, left) plus the
-// output size, reads outside the input are zero. cuDNN pads both sides alike, so a geometry it
-// cannot express (TensorFlow's SAME, an output cropped short) runs on a zero-padded copy of the
-// input instead. Algorithms are chosen once per shape, math and search (deterministic ones only,
-// so backward passes repeat bit for bit) and cached with their workspace (plan_cache.hpp).
-// Reflection padding is in pad.hpp. Contains kernels: include from .cu files compiled by nvcc.
+// padding, with backend/cpu/conv.hpp's signatures and meaning: each takes its ConvGeometry, whose
+// padding is (top, left) plus the output size; reads outside the input are zero. cuDNN pads both sides alike, so a
+// geometry it cannot express (TensorFlow's SAME, an output cropped short) runs on a zero-padded copy of the input
+// instead. Algorithms are chosen once per shape, math and search (deterministic ones only, so backward passes repeat
+// bit for bit) and cached with their workspace (plan_cache.hpp). Reflection padding is in pad.hpp. Contains kernels:
+// include from .cu files compiled by nvcc.
 #if !defined(__CUDACC__)
 #error "perceptual/backend/cuda/conv.hpp has CUDA kernels: include it from a .cu file compiled by nvcc"
 #endif
@@ -18,6 +18,7 @@
 #include "perceptual/backend/cuda/plan_cache.hpp"
 #include "perceptual/backend/cuda/pointwise.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
+#include "perceptual/core/conv_geometry.hpp"
 
 namespace perceptual::cuda {
 
@@ -54,91 +55,71 @@ Tensor<T, Cuda> window(const Tensor<T, Cuda>& src, int h, int w, int off_y, int 
   return dst;
 }
 
-using checks::conv_geometry;
+using checks::require_conv_operand;
 
-using checks::require_square_filter;
-
-// How one convolution runs in cuDNN: directly with symmetric padding when that gives exactly
-// the requested output, else unpadded on an input window of (out - 1) * stride + k.
-struct ConvRoute {
-  bool direct;
-  int in_h, in_w, pad_h, pad_w;  // the input cuDNN sees, and its padding
-};
-
-inline ConvRoute route(int stride, int pad_top, int pad_left, int k, int in_h, int in_w, int out_h, int out_w) {
-  if (cudnn_out_size(in_h, pad_top, k, stride) == out_h && cudnn_out_size(in_w, pad_left, k, stride) == out_w)
-    return {true, in_h, in_w, pad_top, pad_left};
-  return {false, (out_h - 1) * stride + k, (out_w - 1) * stride + k, 0, 0};
+// The geometry cuDNN runs for g: g itself where cuDNN's symmetric padding gives exactly g's
+// output, else g unpadded on an input window of (out - 1) * stride + k, which the caller cuts
+// out of the input, zero-padded, with window (above).
+inline ConvGeometry cudnn_geometry(const ConvGeometry& g) {
+  if (cudnn_out_size(g.in_h(), g.pad_top(), g.k(), g.stride()) == g.out_h() &&
+      cudnn_out_size(g.in_w(), g.pad_left(), g.k(), g.stride()) == g.out_w())
+    return g;
+  ConvGeometry::Sizes s = g.sizes();
+  s.input = {(g.out_h() - 1) * g.stride() + g.k(), (g.out_w() - 1) * g.stride() + g.k()};
+  s.pad_top = s.pad_left = 0;
+  return ConvGeometry(s);
 }
 
 }  // namespace detail
 
 // y[n, o, oy, ox] = sum_{c, ky, kx} w[o, c, ky, kx] * x[n, c, oy*stride - pad_top + ky, ox*stride - pad_left + kx],
-// zero outside x. x: N x C x H x W, w: O x C x K x K; y: N x O x out_h x out_w.
+// zero outside x. x: g.input_shape(), w: g.filter_shape(); y: g.output_shape().
 template <class T>
-Tensor<T, Cuda> conv2d_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& w, int stride, int pad_top,
-                               int pad_left, int out_h, int out_w) {
+Tensor<T, Cuda> conv2d_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& w, const ConvGeometry& g) {
   const std::string where = "conv2d_forward";
-  detail::require_square_filter(w, where);
-  if (x.c() != w.c())
-    throw ShapeError(where + ": input " + to_string(x.shape()) + " has " + std::to_string(x.c()) +
-                     " channels, weight " + to_string(w.shape()) + " expects " + std::to_string(w.c()));
-  const int k = w.h();
-  detail::conv_geometry(stride, pad_top, pad_left, k, x.h(), x.w(), out_h, out_w, where);
-  const auto r = detail::route(stride, pad_top, pad_left, k, x.h(), x.w(), out_h, out_w);
+  detail::require_conv_operand(x, g.input_shape(), "input", g, where);
+  detail::require_conv_operand(w, g.filter_shape(), "weight", g, where);
+  const ConvGeometry run = detail::cudnn_geometry(g);
   Tensor<T, Cuda> padded;
-  if (!r.direct) padded = detail::window(x, r.in_h, r.in_w, pad_top, pad_left);
-  const Tensor<T, Cuda>& input = r.direct ? x : padded;
+  if (run != g) padded = detail::window(x, run.in_h(), run.in_w(), g.pad_top(), g.pad_left());
+  const Tensor<T, Cuda>& input = run == g ? x : padded;
 
-  Tensor<T, Cuda> y({x.n(), w.n(), out_h, out_w});
-  const auto key =
-      detail::conv_key<T>(detail::ConvPass::forward, x.n(), x.c(), r.in_h, r.in_w, w.n(), k, stride, r.pad_h, r.pad_w);
-  detail::conv_plan(key).run_forward(input.data(), w.data(), y.data());
+  Tensor<T, Cuda> y(g.output_shape());
+  detail::conv_plan(detail::conv_key<T>(ConvOp::forward, run)).run_forward(input.data(), w.data(), y.data());
   return y;
 }
 
-// The adjoint of conv2d_forward in x: dx (N x C x in_h x in_w) from dy (N x O x out_h x out_w).
-// It is also the forward pass of a transposed convolution.
+// The adjoint of conv2d_forward in x: dx (g.input_shape()) from dy (g.output_shape()). It is also
+// the forward pass of a transposed convolution.
 template <class T>
-Tensor<T, Cuda> conv2d_backward_data(const Tensor<T, Cuda>& dy, const Tensor<T, Cuda>& w, int stride, int pad_top,
-                                     int pad_left, int in_h, int in_w) {
+Tensor<T, Cuda> conv2d_backward_data(const Tensor<T, Cuda>& dy, const Tensor<T, Cuda>& w, const ConvGeometry& g) {
   const std::string where = "conv2d_backward_data";
-  detail::require_square_filter(w, where);
-  if (dy.c() != w.n())
-    throw ShapeError(where + ": gradient " + to_string(dy.shape()) + " has " + std::to_string(dy.c()) +
-                     " channels, weight " + to_string(w.shape()) + " has " + std::to_string(w.n()) + " outputs");
-  const int k = w.h();
-  detail::conv_geometry(stride, pad_top, pad_left, k, in_h, in_w, dy.h(), dy.w(), where);
-  const auto r = detail::route(stride, pad_top, pad_left, k, in_h, in_w, dy.h(), dy.w());
+  detail::require_conv_operand(dy, g.output_shape(), "gradient", g, where);
+  detail::require_conv_operand(w, g.filter_shape(), "weight", g, where);
+  const ConvGeometry run = detail::cudnn_geometry(g);
 
-  Tensor<T, Cuda> dx({dy.n(), w.c(), r.in_h, r.in_w});
-  const auto key = detail::conv_key<T>(detail::ConvPass::backward_data, dy.n(), w.c(), r.in_h, r.in_w, w.n(), k, stride,
-                                       r.pad_h, r.pad_w);
-  detail::conv_plan(key).run_backward_data(dy.data(), w.data(), dx.data());
+  Tensor<T, Cuda> dx(run.input_shape());
+  detail::conv_plan(detail::conv_key<T>(ConvOp::backward_data, run)).run_backward_data(dy.data(), w.data(), dx.data());
   // The adjoint of the zero-padding window is the window back: crop, and zeros where the
   // forward pass never read.
-  return r.direct ? dx : detail::window(dx, in_h, in_w, -pad_top, -pad_left);
+  return run == g ? dx : detail::window(dx, g.in_h(), g.in_w(), -g.pad_top(), -g.pad_left());
 }
 
-// The adjoint of conv2d_forward in w: dw (O x C x k x k) for one batch, not accumulated into an
-// existing gradient (the caller adds it, so frozen layers pay nothing).
+// The adjoint of conv2d_forward in w: dw (g.filter_shape()) for one batch, not accumulated into
+// an existing gradient (the caller adds it, so frozen layers pay nothing).
 template <class T>
-Tensor<T, Cuda> conv2d_backward_filter(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& dy, int stride, int pad_top,
-                                       int pad_left, int k) {
+Tensor<T, Cuda> conv2d_backward_filter(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& dy, const ConvGeometry& g) {
   const std::string where = "conv2d_backward_filter";
-  if (x.n() != dy.n())
-    throw ShapeError(where + ": input " + to_string(x.shape()) + " and gradient " + to_string(dy.shape()) +
-                     " differ in batch size");
-  detail::conv_geometry(stride, pad_top, pad_left, k, x.h(), x.w(), dy.h(), dy.w(), where);
-  const auto r = detail::route(stride, pad_top, pad_left, k, x.h(), x.w(), dy.h(), dy.w());
+  detail::require_conv_operand(x, g.input_shape(), "input", g, where);
+  detail::require_conv_operand(dy, g.output_shape(), "gradient", g, where);
+  const ConvGeometry run = detail::cudnn_geometry(g);
   Tensor<T, Cuda> padded;
-  if (!r.direct) padded = detail::window(x, r.in_h, r.in_w, pad_top, pad_left);
-  const Tensor<T, Cuda>& input = r.direct ? x : padded;
+  if (run != g) padded = detail::window(x, run.in_h(), run.in_w(), g.pad_top(), g.pad_left());
+  const Tensor<T, Cuda>& input = run == g ? x : padded;
 
-  Tensor<T, Cuda> dw({dy.c(), x.c(), k, k});
-  const auto key = detail::conv_key<T>(detail::ConvPass::backward_filter, x.n(), x.c(), r.in_h, r.in_w, dy.c(), k,
-                                       stride, r.pad_h, r.pad_w);
-  detail::conv_plan(key).run_backward_filter(input.data(), dy.data(), dw.data());
+  Tensor<T, Cuda> dw(g.filter_shape());
+  detail::conv_plan(detail::conv_key<T>(ConvOp::backward_filter, run))
+      .run_backward_filter(input.data(), dy.data(), dw.data());
   return dw;
 }
 
@@ -195,8 +176,8 @@ void add_bias(Tensor<T, Cuda>& y, const Tensor<T, Cuda>& bias) {
 // form, here the convolution and then add_bias (cuDNN's fused bias needs its activation too).
 template <class T>
 Tensor<T, Cuda> conv2d_forward(const Tensor<T, Cuda>& x, const Tensor<T, Cuda>& w, const Tensor<T, Cuda>& bias,
-                               int stride, int pad_top, int pad_left, int out_h, int out_w) {
-  Tensor<T, Cuda> y = conv2d_forward(x, w, stride, pad_top, pad_left, out_h, out_w);
+                               const ConvGeometry& g) {
+  Tensor<T, Cuda> y = conv2d_forward(x, w, g);
   add_bias(y, bias);
   return y;
 }

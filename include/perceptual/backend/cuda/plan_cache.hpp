@@ -19,6 +19,7 @@
 #include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/handle.hpp"
 #include "perceptual/backend/cuda/tensor.hpp"
+#include "perceptual/core/conv_geometry.hpp"
 
 namespace perceptual::cuda {
 
@@ -149,39 +150,36 @@ class DeviceBlock {
   int device_ = -1;
 };
 
-enum class ConvPass { forward, backward_data, backward_filter };
+using ConvPass = ConvOp;  // core/conv_geometry.hpp
 
 inline const char* pass_name(ConvPass pass) {
   return pass == ConvPass::forward ? "forward" : pass == ConvPass::backward_data ? "backward data" : "backward filter";
 }
 
-// A convolution as cuDNN sees it: x is n x c x h x w (already padded where the route needs
-// it), the filter o x c x k x k, symmetric padding pad_h, pad_w. The math and the search are part
-// of the key, so that switching TF32 or the search builds (or finds) a plan of that kind instead
-// of reusing the other.
+// A convolution as cuDNN sees it: its geometry with symmetric padding (pad_top both sides, pad_left
+// both sides; conv.hpp's cudnn_geometry pads the input first where that would not do). The math
+// and the search are part of the key, so that switching TF32 or the search builds (or finds) a
+// plan of that kind instead of reusing the other.
 struct ConvKey {
   ConvPass pass;
   cudnnDataType_t type;
   cudnnMathType_t math;
   ConvSearch search;
-  int n, c, h, w, o, k, stride, pad_h, pad_w;
+  ConvGeometry g;
   int device = 0;
   friend auto operator<=>(const ConvKey&, const ConvKey&) = default;
 };
 
 // The key of a convolution of T data under the current TF32 switch and search.
 template <class T>
-ConvKey conv_key(ConvPass pass, int n, int c, int h, int w, int o, int k, int stride, int pad_h, int pad_w) {
+ConvKey conv_key(ConvPass pass, const ConvGeometry& g) {
   constexpr cudnnDataType_t type = cudnn_type<T>();
-  return {pass, type, requested_math(type, tf32_enabled()), conv_search(), n, c, h, w, o, k, stride, pad_h, pad_w};
+  return {pass, type, requested_math(type, tf32_enabled()), conv_search(), g};
 }
 
 inline std::string to_string(const ConvKey& key) {
-  return std::string(pass_name(key.pass)) + " " + std::to_string(key.n) + "x" + std::to_string(key.c) + "x" +
-         std::to_string(key.h) + "x" + std::to_string(key.w) + " * " + std::to_string(key.o) + "x" +
-         std::to_string(key.c) + "x" + std::to_string(key.k) + "x" + std::to_string(key.k) + ", stride " +
-         std::to_string(key.stride) + ", pad " + std::to_string(key.pad_h) + "," + std::to_string(key.pad_w) +
-         ", cuDNN data type " + std::to_string(static_cast<int>(key.type)) + ", " + math_name(key.math) + " math, " +
+  return std::string(pass_name(key.pass)) + " " + perceptual::to_string(key.g) + ", cuDNN data type " +
+         std::to_string(static_cast<int>(key.type)) + ", " + math_name(key.math) + " math, " +
          (key.search == ConvSearch::measured ? "measured" : "heuristic") + " search";
 }
 
@@ -210,9 +208,9 @@ class ConvPlan {
  public:
   explicit ConvPlan(const ConvKey& key)
       : key_(key),
-        x_(tensor_descriptor(key.type, key.n, key.c, key.h, key.w)),
-        w_(filter_descriptor(key.type, key.o, key.c, key.k)),
-        conv_(conv_descriptor(key.type, key.math, key.pad_h, key.pad_w, key.stride)) {
+        x_(tensor_descriptor(key.type, key.g.n(), key.g.c(), key.g.in_h(), key.g.in_w())),
+        w_(filter_descriptor(key.type, key.g.o(), key.g.c(), key.g.k())),
+        conv_(conv_descriptor(key.type, key.math, key.g.pad_top(), key.g.pad_left(), key.g.stride())) {
     int out[4] = {};
     PERCEPTUAL_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(conv_.get(), x_.get(), w_.get(), 4, out));
     y_ = tensor_descriptor(key.type, out[0], out[1], out[2], out[3]);
