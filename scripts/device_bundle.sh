@@ -38,18 +38,18 @@ archs="75-virtual;90-real"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_TESTS=ON -DPERCEPTUAL_BUILD_EXAMPLES=ON \
   -DPERCEPTUAL_BUILD_BENCHMARKS=ON -DPERCEPTUAL_CUDA=ON -DPERCEPTUAL_CUDA_ARCHITECTURES="$archs" >/dev/null
 
-tests=()
+tests=()  # the CUDA test files, all in one executable (cuda_tests; cmake/perceptualTests.cmake)
 for source in tests/cuda/*_test.cu; do
   name="${source##*/}"
-  tests+=("cuda_${name%.cu}")
+  tests+=("${name%.cu}")
 done
 programs=(examples/train_style_cuda examples/train_sr_cuda examples/train_style examples/train_sr
           benchmarks/transform_benchmark benchmarks/speed_table_cuda)
-cmake --build build -j "$(nproc)" --target "${tests[@]}" "${programs[@]##*/}"
+cmake --build build -j "$(nproc)" --target cuda_tests "${programs[@]##*/}"
 
 stage=build/bundle/perceptual-device
 rm -rf build/bundle && mkdir -p "$stage"/{bin,lib,data/weights,data/images/content,data/images/styles,data/train,models}
-for t in "${tests[@]}"; do cp build/tests/cuda/"$t" "$stage/bin/"; done
+cp build/tests/cuda/cuda_tests "$stage/bin/"
 for p in "${programs[@]}"; do cp build/"$p" "$stage/bin/"; done
 strip --strip-unneeded "$stage"/bin/*
 
@@ -58,6 +58,12 @@ strip --strip-unneeded "$stage"/bin/*
 provided='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|libcublas|libcublasLt|libcudnn[a-z_]*)\.so'
 ldd "$stage"/bin/* | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u | while read -r soname path; do
   [[ "$soname" =~ $provided ]] || cp -L "$path" "$stage/lib/$soname"
+done
+# Each CUDA test file as a program of its own, cuda_<file> (its cases in cuda_tests, chosen by
+# doctest's --source-file), as device_check.sh runs and reports them.
+for t in "${tests[@]}"; do
+  printf '#!/bin/sh\nexec "$(dirname "$0")/cuda_tests" --source-file="*/cuda/%s.cu" "$@"\n' "$t" >"$stage/bin/cuda_$t"
+  chmod +x "$stage/bin/cuda_$t"
 done
 
 cp "$data/weights/vgg19_conv1_1-conv3_4.safetensors" "$stage/data/weights/"

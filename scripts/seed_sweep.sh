@@ -13,12 +13,13 @@ n="${1:-50}"
 case "$n" in '' | *[!0-9]*) echo "seed_sweep.sh: N must be a number (got '$n')" >&2; exit 2 ;; esac
 [ -d build/tests ] || { echo "seed_sweep.sh: no build/tests: run scripts/test.sh first" >&2; exit 2; }
 
-tests=()
+tests=()  # "executable file": each test file runs alone from its folder's executable (cmake/perceptualTests.cmake)
 while IFS= read -r source; do
   rel="${source#tests/}"
-  target="$(echo "${rel%.cpp}" | tr '/.' '__')"
+  folder="${rel%/*}"
+  target="${folder//\//_}_tests"
   [ -x "build/tests/$target" ] || { echo "seed_sweep.sh: build/tests/$target is not built" >&2; exit 2; }
-  tests+=("$target")
+  tests+=("$target $rel")
 done < <(grep -rlE --include='*_test.cpp' 'test_seed\(\)|check_gradients|support/fdcheck.hpp' tests |
   grep -v -e '^tests/cuda/' -e "${SEED_SWEEP_EXCLUDE:-^tests/examples/train_style_test.cpp}" | sort)
 echo "seed_sweep: ${#tests[@]} test programs x $n seeds: ${tests[*]}"
@@ -29,11 +30,14 @@ failures=0
 seed=20261130
 for ((i = 1; i <= n; ++i)); do
   seed=$(( (seed * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff ))
-  for t in "${tests[@]}"; do
-    if ! PERCEPTUAL_SEED="$seed" "build/tests/$t" >"/tmp/seed_sweep_$t.log" 2>&1; then
+  for entry in "${tests[@]}"; do
+    read -r t rel <<<"$entry"
+    run=(build/tests/"$t" --source-file="*/tests/$rel")
+    log="/tmp/seed_sweep_${rel//\//_}.log"
+    if ! PERCEPTUAL_SEED="$seed" "${run[@]}" >"$log" 2>&1; then
       failures=$((failures + 1))
-      echo "FAILED: $t with seed $seed (replay: PERCEPTUAL_SEED=$seed build/tests/$t)"
-      grep -E "ERROR|CHECK|with expansion|analytic|seed" "/tmp/seed_sweep_$t.log" | head -20
+      echo "FAILED: $rel with seed $seed (replay: PERCEPTUAL_SEED=$seed ${run[*]})"
+      grep -E "ERROR|CHECK|with expansion|analytic|seed" "$log" | head -20
     fi
   done
   echo "seed $i/$n ($seed): $failures failures so far"
