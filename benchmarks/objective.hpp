@@ -366,13 +366,9 @@ int objective_main(int argc, char** argv, const std::string& program, const std:
       "style size come from the model's metadata (train_style writes them) unless given. Writes --csv (every image, "
       "every iteration) and --summary (the mean over images per iteration; plot it with "
       "scripts/plot_objective.gp), and prints a markdown table."};
-  cli.add_option("--model,-m", o.model, "the trained StyleTransformNet (train_style output)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cli.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors), those the model was trained with")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cli.add_option("--style", o.style, "the style image the model was trained on")->required()->check(CLI::ExistingFile);
+  app::add_input_file(cli, "--model,-m", o.model, "the trained StyleTransformNet (train_style output)");
+  app::add_input_file(cli, "--weights", o.weights, "VGG-16/19 weights (safetensors), those the model was trained with");
+  app::add_input_file(cli, "--style", o.style, "the style image the model was trained on");
   cli.add_option("inputs", o.inputs, "content images and folders of them (searched recursively, sorted)")->required();
   cli.add_option("--match", o.match, "use only images whose file name contains this (e.g. _HR in sr/BSD100/x4)");
   cli.add_option("--limit", o.limit, "use the first N images only (0: all)")

@@ -252,9 +252,7 @@ int speed_table_main(int argc, char** argv, const std::string& program, const st
       "the feed-forward frames per second at --frame. The baseline runs once per size to the largest count, "
       "time-stamped at each count. Cells that cannot finish within --budget-seconds are printed as "
       "\"not run (budget)\", never extrapolated. Markdown on stdout, --csv for the numbers."};
-  cli.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors) for the baseline's loss network")
-      ->required()
-      ->check(CLI::ExistingFile);
+  app::add_input_file(cli, "--weights", o.weights, "VGG-16/19 weights (safetensors) for the baseline's loss network");
   cli.add_option("--model,-m", o.model, "a trained StyleTransformNet (train_style output); default: random weights")
       ->check(CLI::ExistingFile);
   cli.add_option("--content", o.content, "content image for the baseline (default: a synthetic image)")

@@ -80,11 +80,9 @@ int main(int argc, char** argv) {
       "over the pixels (Johnson et al. eq. 5). --content-weight 0 synthesises the style's texture; "
       "--style-weight 0 inverts the content's features. The weights suit Caffe-convention VGG files "
       "(input std 1, like the shared VGG-19); files converted from torchvision may need others."};
-  cli.add_option("--content", o.content, "content image (JPEG/PNG/BMP)")->required()->check(CLI::ExistingFile);
-  cli.add_option("--style", o.style, "style image")->required()->check(CLI::ExistingFile);
-  cli.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors, see scripts/convert_vgg.py)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  app::add_input_file(cli, "--content", o.content, "content image (JPEG/PNG/BMP)");
+  app::add_input_file(cli, "--style", o.style, "style image");
+  app::add_input_file(cli, "--weights", o.weights, "VGG-16/19 weights (safetensors, see scripts/convert_vgg.py)");
   cli.add_option("--output,-o", o.output, "output image (.png or .jpg)")->capture_default_str();
   app::ObjectiveFlags objective_flags(cli, o.objective);
   cli.add_option("--image-size", o.image_size, "longer side of the content (and output), pixels")

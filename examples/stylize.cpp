@@ -25,11 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Options {
-  std::string model, output_dir = ".", preset = "auto", format = "png";
-  std::string suffix;
-  bool suffix_given = false;  // "--suffix ''" asks for no suffix; without the option it is _<model name>
-  std::vector<std::string> inputs;
+struct Options : app::TransformFlags {
+  std::string preset = "auto";
   bool preserve_colors = false, crop_to_input = false;
   int batch = 4;
 };
@@ -83,9 +80,8 @@ int run(const Options& o, const io::SafetensorsFile& file, Load load) {
   Model<Net, Cpu, float> net;
   load(net, file);
   net.eval();
-  const std::string suffix = o.suffix_given ? o.suffix : "_" + fs::path(o.model).stem().string();
   const app::Batching batching{o.batch, batch_pixels};
-  return app::transform_images("stylize", o.inputs, o.output_dir, suffix, o.format, batching,
+  return app::transform_images("stylize", o, o.suffix_or("_" + fs::path(o.model).stem().string()), batching,
                                [&](const TensorF& image) {
                                  NoGrad no_grad;  // inference: the layers keep nothing for backward
                                  TensorF y;
@@ -108,17 +104,12 @@ int main(int argc, char** argv) {
       "that project's evaluate.py writes: the network's output at the image's own size with TensorFlow's SAME "
       "arithmetic, 4 * ceil(n / 4) rows and columns (476 rows for 474), truncated to 8 bits; --crop-to-input "
       "drops the extra bottom rows and right columns. Writes OUTPUT_DIR/<name><suffix>.<format>."};
-  cli.add_option("--model,-m", o.model, "style network weights (safetensors)")->required()->check(CLI::ExistingFile);
-  cli.add_option("inputs", o.inputs, "images (JPEG/PNG/BMP) and folders of images")->required();
-  cli.add_option("--output-dir,-o", o.output_dir, "folder for the results (created if needed)")->capture_default_str();
+  app::add_transform_flags(cli, o, "style network weights (safetensors)", "images", "_<model name>");
   cli.add_option("--preset", o.preset,
                  "network: engstrom (lengstrom/fast-style-transfer), johnson (our StyleTransformNet), or auto: "
                  "from the file's metadata and tensor names")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "engstrom", "johnson"}));
-  auto* suffix =
-      cli.add_option("--suffix", o.suffix, "added to each output's name (default: _<model name>; \"\" for none)");
-  cli.add_option("--format", o.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
   cli.add_flag("--preserve-colors", o.preserve_colors,
                "keep the input's colours: the stylised luminance (Y) with the input's chroma (Cb, Cr); with "
                "--preset engstrom, implies --crop-to-input");
@@ -130,9 +121,7 @@ int main(int argc, char** argv) {
                  "all (4 images of 512x512; larger images go one at a time): faster per image, same results")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app::add_max_pixels_option(cli);  // applied when parsed (io::set_default_image_limits)
   CLI11_PARSE(cli, argc, argv);
-  o.suffix_given = suffix->count() > 0;
 
   return app::report_errors("stylize", [&] {
     const io::SafetensorsFile file(o.model);

@@ -21,9 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Options {
-  std::string model, output_dir = ".", suffix, format = "png";
-  std::vector<std::string> inputs;
+struct Options : app::TransformFlags {
   bool histogram_match = false;
 };
 
@@ -40,8 +38,7 @@ int run(const Options& o) {
   const int f = net.factor();
   std::fprintf(stderr, "super_resolve: x%d network (%s norm) from %s\n", f,
                net.info().batch_norm ? "batch" : "instance", o.model.c_str());
-  const std::string suffix = o.suffix.empty() ? "_x" + std::to_string(f) : o.suffix;
-  return app::transform_images("super_resolve", o.inputs, o.output_dir, suffix, o.format, {}, [&](const TensorF& lr) {
+  return app::transform_images("super_resolve", o, o.suffix_or("_x" + std::to_string(f)), {}, [&](const TensorF& lr) {
     const TensorF sr = net.upscale(lr);
     return o.histogram_match ? match_to_bicubic(sr, lr) : sr;
   });
@@ -56,17 +53,11 @@ int main(int argc, char** argv) {
       "read from the model file that train_sr writes) in one forward pass; images at least 5x5, RGB, values kept on "
       "the 0..255 scale. Writes OUTPUT_DIR/<name><suffix>.<format> and prints the time per image (the network, "
       "and the histogram matching when asked, without the file reading and writing)."};
-  cli.add_option("--model,-m", o.model, "super-resolution network (safetensors, from train_sr)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cli.add_option("inputs", o.inputs, "low-resolution images (JPEG/PNG/BMP) and folders of images")->required();
-  cli.add_option("--output-dir,-o", o.output_dir, "folder for the results (created if needed)")->capture_default_str();
-  cli.add_option("--suffix", o.suffix, "added to each output's name (default: _x<factor>)");
-  cli.add_option("--format", o.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
+  app::add_transform_flags(cli, o, "super-resolution network (safetensors, from train_sr)", "low-resolution images",
+                           "_x<factor>");
   cli.add_flag("--histogram-match", o.histogram_match,
                "match each output channel's histogram to that of the bicubic upscaling of the input (the paper's "
                "post-processing)");
-  app::add_max_pixels_option(cli);
   CLI11_PARSE(cli, argc, argv);
 
   return app::report_errors("super_resolve", [&] { return run(o); });

@@ -94,10 +94,8 @@ int train_style_main(int argc, char** argv, const std::string& program, const st
       "batch 4, starry_night, untrained net: content ~9e4, style ~5e7 (relu3_4 dominates), TV ~1e3. "
       "Files converted from torchvision (std ~58) need other weights. The output is read by stylize; "
       "train_style and train_style_cuda write the same files and resume each other's checkpoints."};
-  cli.add_option("--style", o.style, "style image (JPEG/PNG/BMP)")->required()->check(CLI::ExistingFile);
-  cli.add_option("--weights", o.weights, "VGG-16/19 weights (safetensors, see scripts/convert_vgg.py)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  app::add_input_file(cli, "--style", o.style, "style image (JPEG/PNG/BMP)");
+  app::add_input_file(cli, "--weights", o.weights, "VGG-16/19 weights (safetensors, see scripts/convert_vgg.py)");
   cli.add_option("--output,-o", o.output, "the trained network (safetensors)")->capture_default_str();
   app::ObjectiveFlags objective_flags(cli, o.objective);
   cli.add_option("--image-size", o.image_size, "side of the square training crops, pixels")

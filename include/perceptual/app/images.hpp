@@ -3,6 +3,8 @@
 // subfolders too when asked); the loop that transforms each and writes it (stylize, super_resolve);
 // and the square test images of the benchmarks. A named file that cannot be read is an error; a
 // folder's unreadable files are skipped.
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +16,7 @@
 #include <system_error>
 #include <vector>
 
+#include "perceptual/app/options.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/train/data.hpp"
@@ -46,6 +49,33 @@ inline std::vector<InputImage> collect_images(const std::vector<std::string>& in
     }
   }
   return images;
+}
+
+// What a program that transforms images (stylize, super_resolve) is told: its model file, the
+// inputs, and where and how the results are written.
+struct TransformFlags {
+  std::string model, output_dir = ".", format = "png", suffix;
+  std::vector<std::string> inputs;
+  bool suffix_given = false;  // --suffix on the command line ("" for none); else the program's own
+  std::string suffix_or(const std::string& program_default) const { return suffix_given ? suffix : program_default; }
+};
+
+// --model (`model_help`), the inputs (`inputs_help`), --output-dir, --suffix (its default said by
+// `suffix_help`), --format and --max-pixels.
+inline void add_transform_flags(CLI::App& cli, TransformFlags& f, const std::string& model_help,
+                                const std::string& inputs_help, const std::string& suffix_help) {
+  add_input_file(cli, "--model,-m", f.model, model_help);
+  cli.add_option("inputs", f.inputs, inputs_help + " (JPEG/PNG/BMP) and folders of them")->required();
+  cli.add_option("--output-dir,-o", f.output_dir, "folder for the results (created if needed)")->capture_default_str();
+  cli.add_option_function<std::string>(
+      "--suffix",
+      [&f](const std::string& s) {
+        f.suffix = s;
+        f.suffix_given = true;
+      },
+      "added to each output's name (default: " + suffix_help + "; \"\" for none)");
+  cli.add_option("--format", f.format, "output format")->capture_default_str()->check(CLI::IsMember({"png", "jpg"}));
+  add_max_pixels_option(cli);  // applied when parsed (io::set_default_image_limits)
 }
 
 // What transform_images passes to `transform` at once: up to `images` consecutive inputs of one
@@ -82,11 +112,11 @@ inline Tensor<float, Cpu> stack(const std::vector<Tensor<float, Cpu>>& images) {
 // in one run), printing a line per image with the time of `transform` alone (a batch's shared out),
 // and the mean time. Returns the exit status: 1 when a named input failed or no image was done.
 template <class Transform>
-int transform_images(const std::string& program_name, const std::vector<std::string>& inputs,
-                     const std::filesystem::path& output_dir, const std::string& suffix, const std::string& format,
+int transform_images(const std::string& program_name, const TransformFlags& flags, const std::string& suffix,
                      Batching batching, Transform transform) {
   const char* program = program_name.c_str();
-  const auto images = collect_images(inputs, program_name);
+  const auto images = collect_images(flags.inputs, program_name);
+  const std::filesystem::path output_dir(flags.output_dir);
   std::error_code ec;
   std::filesystem::create_directories(output_dir, ec);
   if (!std::filesystem::is_directory(output_dir, ec))
@@ -135,7 +165,7 @@ int transform_images(const std::string& program_name, const std::vector<std::str
     batch.clear();
   };
   for (const auto& image : images) {
-    const auto out = output_dir / (image.path.stem().string() + suffix + "." + format);
+    const auto out = output_dir / (image.path.stem().string() + suffix + "." + flags.format);
     try {
       // An empty suffix (or a folder of results given back as input) must not replace an input, nor
       // may two inputs with one stem (a.jpg, a.png) write one output.

@@ -43,6 +43,11 @@ inline std::vector<int> parse_int_list(const std::string& text, const std::strin
   return out;
 }
 
+// A required option naming a file that must exist (--weights, --style, --model).
+inline CLI::Option* add_input_file(CLI::App& cli, const std::string& name, std::string& path, const std::string& help) {
+  return cli.add_option(name, path, help)->required()->check(CLI::ExistingFile);
+}
+
 // --max-pixels N, the option of every program that reads images: the largest image (width x height)
 // it decodes, checked from each file's header before decoding. Applied when parsed, as the
 // default of io::read_image (io::set_default_image_limits).
