@@ -16,8 +16,7 @@ using namespace perceptual;
 
 static_assert(concepts::buffer<Cpu::buffer<float>, float>);
 static_assert(concepts::buffer<Cpu::buffer<double>, double>);
-static_assert(std::is_same_v<HostTensor<float>, Tensor<float, cpu::Cpu>>);
-static_assert(std::is_same_v<HostTensor<float>, cpu::CpuTensor<float>>);
+static_assert(std::is_same_v<Tensor<float, Cpu>, cpu::CpuTensor<float>>);
 
 TEST_CASE("Host tensors are the CPU backend's tensors, named cpu") {
   CHECK(std::string(Cpu::name) == "cpu");
@@ -25,12 +24,12 @@ TEST_CASE("Host tensors are the CPU backend's tensors, named cpu") {
 
 TEST_CASE("A host tensor round-trips host values and copies deeply") {
   const std::vector<float> values{1, 2, 3, 4, 5, 6};
-  auto a = HostTensor<float>::from_host({1, 2, 1, 3}, values);
+  auto a = Tensor<float, Cpu>::from_host({1, 2, 1, 3}, values);
   CHECK(a.to_host() == values);
-  HostTensor<float> b = a;
+  Tensor<float, Cpu> b = a;
   b.data()[0] = -1;
   CHECK(a.data()[0] == 1);
-  HostTensor<float> c({1, 1, 1, 2});
+  Tensor<float, Cpu> c({1, 1, 1, 2});
   c = a;  // a copy of another size takes the source's size
   CHECK(c.shape() == a.shape());
   CHECK(c.to_host() == values);
@@ -45,7 +44,7 @@ TEST_CASE("A host tensor's storage comes from HostPool and goes back to it") {
   const std::size_t before = pool.in_use_bytes();
   const Shape4 shape{1, 3, 100, 100};  // 117 KiB of float: pooled
   {
-    HostTensor<float> t(shape);
+    Tensor<float, Cpu> t(shape);
     CHECK(pool.in_use_bytes() == before + HostPool::size_class(shape.size() * sizeof(float)));
     CHECK(reinterpret_cast<std::uintptr_t>(t.data()) % HostPool::alignment == 0);
   }
@@ -55,10 +54,10 @@ TEST_CASE("A host tensor's storage comes from HostPool and goes back to it") {
 TEST_CASE("A reused block still gives a zero-filled tensor") {
   const Shape4 shape{1, 4, 128, 128};  // 256 KiB of float: pooled
   {
-    HostTensor<float> t(shape);
+    Tensor<float, Cpu> t(shape);
     for (std::size_t i = 0; i < t.size(); ++i) t.data()[i] = 7.0f;
   }
-  HostTensor<float> u(shape);
+  Tensor<float, Cpu> u(shape);
   double sum = 0;
   for (std::size_t i = 0; i < u.size(); ++i) sum += u.data()[i];
   CHECK(sum == 0.0);
@@ -85,12 +84,12 @@ TEST_CASE("An uninitialised host tensor on a fresh block touches none of its pag
   const std::size_t bytes = shape.size() * sizeof(float);
   HostPool::instance().release();  // nothing cached: the block is newly mapped
   {
-    HostTensor<float> t(shape, uninitialized);
+    Tensor<float, Cpu> t(shape, uninitialized);
     const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
     CHECK(resident_pages(t.data(), bytes) <= HostPool::huge_page / page);
   }
   HostPool::instance().release();
-  HostTensor<float> z(shape);  // zero-filled: every page written
+  Tensor<float, Cpu> z(shape);  // zero-filled: every page written
   CHECK(resident_pages(z.data(), bytes) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) >= bytes);
 }
 #endif

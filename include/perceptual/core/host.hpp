@@ -1,7 +1,7 @@
 #pragma once
-// Host tensors: the tag Cpu, whose buffer is a plain NCHW array from the caching HostPool, and
-// HostTensor<T> = Tensor<T, Cpu>. io/ and train/ hold images in it without seeing a backend; the
-// CPU backend (backend/cpu/) adds only operations on this very type, so a CPU program never copies.
+// Host tensors, Tensor<T, Cpu>: the tag Cpu, whose buffer is a plain NCHW array from the caching
+// HostPool. io/ and train/ hold images in them without seeing a backend; the CPU backend
+// (backend/cpu/) adds only operations on this very type, so a CPU program never copies.
 #include <algorithm>
 #include <cstddef>
 #include <utility>
@@ -61,14 +61,11 @@ using CpuTensor = Tensor<T, Cpu>;
 
 }  // namespace perceptual::cpu
 
+// No perceptual::HostTensor<T> alias: io::HostTensor<T> (safetensors.hpp) is the name of a shape
+// and its values, and programs that say `using namespace perceptual;` define their own HostTensor.
 namespace perceptual {
 
 using cpu::Cpu;
-
-// A tensor in host memory: what images are read into and written from, and what the CPU backend
-// computes on.
-template <class T>
-using HostTensor = Tensor<T, Cpu>;
 
 static_assert(concepts::buffer<Cpu::buffer<float>, float>);
 
