@@ -1,10 +1,8 @@
 # The library's dependencies, found the same way by this project's build and by the installed
-# package's config file: xtensor (CPU tensor), OpenBLAS through CBLAS (im2col GEMM),
-# oneDNN (float convolutions), OpenMP where the compiler has it (the CPU backend's own loops, on
-# the threads oneDNN runs on), stb (image files, linked as Debian's libstb), nlohmann_json
-# (safetensors headers).
+# package's config file: OpenBLAS through CBLAS (im2col GEMM), oneDNN (float convolutions),
+# OpenMP where the compiler has it (the CPU backend's own loops, on the threads oneDNN runs on),
+# stb (image files, linked as Debian's libstb), nlohmann_json (safetensors headers).
 include(CMakeFindDependencyMacro)
-find_dependency(xtensor)
 find_dependency(nlohmann_json)
 set(BLA_VENDOR OpenBLAS)
 find_dependency(BLAS)

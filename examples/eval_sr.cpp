@@ -17,7 +17,7 @@
 #include <perceptual/io/image.hpp>
 #include <perceptual/io/metrics.hpp>
 #include <perceptual/io/resample.hpp>
-#include <perceptual/nets/super_resolution.hpp>
+#include <perceptual/nets/super_resolver.hpp>
 #include <perceptual/train/data.hpp>
 #include <regex>
 #include <string>

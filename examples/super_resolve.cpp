@@ -11,7 +11,7 @@
 #include <perceptual/io/histogram.hpp>
 #include <perceptual/io/image.hpp>
 #include <perceptual/io/resample.hpp>
-#include <perceptual/nets/super_resolution.hpp>
+#include <perceptual/nets/super_resolver.hpp>
 #include <string>
 #include <vector>
 

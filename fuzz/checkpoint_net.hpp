@@ -2,9 +2,11 @@
 // The network of the checkpoint fuzzer and of its seed files: TrainingState::load_checkpoint is the
 // same code for every network (names, shapes and metadata change), so a miniature one with batch
 // norm (running statistics, like SuperResolutionNet's) keeps the seed files a few hundred bytes.
+// On the CPU backend, which train/ leaves to the program to include.
 #include <map>
 #include <string>
 
+#include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/layers/layers.hpp"
 #include "perceptual/train/checkpoint.hpp"
 

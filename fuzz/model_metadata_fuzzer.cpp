@@ -15,6 +15,7 @@
 #include "perceptual/io/safetensors.hpp"
 #include "perceptual/nets/engstrom.hpp"
 #include "perceptual/nets/super_resolution.hpp"
+#include "perceptual/nets/super_resolver.hpp"
 #include "perceptual/nets/transform.hpp"
 #include "perceptual/nets/vgg_weights.hpp"
 

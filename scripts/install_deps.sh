@@ -6,7 +6,7 @@
 # default, cannot compile the library's floating-point template arguments).
 set -euo pipefail
 
-packages=(cmake g++ make libxtensor-dev doctest-dev libstb-dev libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev)
+packages=(cmake g++ make doctest-dev libstb-dev libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev)
 for arg in "$@"; do
   case "$arg" in
     --with-python) packages+=(python3 python3-numpy python3-torch python3-torchvision) ;;

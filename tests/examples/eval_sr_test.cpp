@@ -15,7 +15,7 @@
 #include "perceptual/io/image.hpp"
 #include "perceptual/io/metrics.hpp"
 #include "perceptual/io/resample.hpp"
-#include "perceptual/nets/super_resolution.hpp"
+#include "perceptual/nets/super_resolver.hpp"
 #include "support/program.hpp"
 #include "support/sr_model.hpp"
 #include "support/temp_dir.hpp"

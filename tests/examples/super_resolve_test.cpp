@@ -13,7 +13,7 @@
 #include "perceptual/io/histogram.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/io/resample.hpp"
-#include "perceptual/nets/super_resolution.hpp"
+#include "perceptual/nets/super_resolver.hpp"
 #include "support/program.hpp"
 #include "support/random.hpp"
 #include "support/sr_model.hpp"

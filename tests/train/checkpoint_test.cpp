@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/layers/layers.hpp"
 #include "perceptual/losses/losses.hpp"
 #include "support/file_size_limit.hpp"

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/io/image.hpp"
+#include "perceptual/nets/super_resolver.hpp"
 #include "perceptual/train/data.hpp"
 #include "support/random.hpp"
 #include "support/temp_dir.hpp"

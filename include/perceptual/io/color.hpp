@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <string>
 
-#include "perceptual/backend/cpu/tensor.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/core/host.hpp"
 
 namespace perceptual::io {
 

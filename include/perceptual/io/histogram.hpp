@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "perceptual/backend/cpu/tensor.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/core/host.hpp"
 
 namespace perceptual::io {
 

@@ -22,8 +22,8 @@
 #include <system_error>
 #include <vector>
 
-#include "perceptual/backend/cpu/tensor.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/core/host.hpp"
 #include "perceptual/core/tensor.hpp"
 
 namespace perceptual::io {

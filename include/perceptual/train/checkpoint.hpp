@@ -17,8 +17,8 @@
 #include <string>
 #include <utility>
 
-#include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/core/host.hpp"
 #include "perceptual/core/model.hpp"
 #include "perceptual/core/strings.hpp"
 #include "perceptual/io/parameters.hpp"

@@ -25,8 +25,8 @@
 #include <utility>
 #include <vector>
 
-#include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/core/host.hpp"
 #include "perceptual/core/tensor.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/io/resample.hpp"

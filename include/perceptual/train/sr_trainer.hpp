@@ -5,14 +5,15 @@
 // at VGG relu2_2 (eq. 2), plus tv_weight * TV(y_hat), over W with Adam. Inputs and outputs are RGB
 // in [0, 255] (the net's last layer is 127.5 * tanh + 127.5), the scale images are read at. The
 // training runs on backend B (Cpu, or Cuda in a .cu file); images may come from the host or B.
+// The program includes B's operations (backend/cpu/cpu.hpp or backend/cuda/cuda.hpp); train/ does not.
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <utility>
 
-#include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/core/host.hpp"
 #include "perceptual/losses/losses.hpp"
 #include "perceptual/nets/super_resolution.hpp"
 #include "perceptual/nets/transform.hpp"

@@ -5,6 +5,7 @@
 // Checkpoints (train::TrainingState) hold everything a bit-identical continuation needs; the
 // batches come from train::BatchLoader, which depends on (seed, k). The training runs on backend B
 // (Cpu, or Cuda in a .cu file); images may come from the host or B, and are moved once per call.
+// The program includes B's operations (backend/cpu/cpu.hpp or backend/cuda/cuda.hpp); train/ does not.
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -13,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/core/host.hpp"
 #include "perceptual/core/model.hpp"
 #include "perceptual/core/strings.hpp"
 #include "perceptual/losses/objective.hpp"

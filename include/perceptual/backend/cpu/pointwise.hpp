@@ -1,5 +1,6 @@
 #pragma once
 // Element-wise operations and reductions shared by layers, losses and optimisers (CPU).
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -10,7 +11,7 @@ namespace perceptual::cpu {
 
 template <class T>
 void fill(Tensor<T, Cpu>& x, T value) {
-  x.buffer().xt().fill(value);
+  std::fill_n(x.data(), x.size(), value);
 }
 
 // y += alpha * x
@@ -25,14 +26,18 @@ void axpy(Tensor<T, Cpu>& y, T alpha, const Tensor<T, Cpu>& x) {
 // x *= alpha
 template <class T>
 void scale(Tensor<T, Cpu>& x, T alpha) {
-  x.buffer().xt() *= alpha;
+  T* p = x.data();
+  for (std::size_t i = 0, n = x.size(); i < n; ++i) p[i] *= alpha;
 }
 
 template <class T>
 Tensor<T, Cpu> add(const Tensor<T, Cpu>& a, const Tensor<T, Cpu>& b) {
   require_same_shape(a, b, "add");
-  Tensor<T, Cpu> out(a.shape());
-  out.buffer().xt() = a.buffer().xt() + b.buffer().xt();
+  Tensor<T, Cpu> out(a.shape(), uninitialized);
+  const T* pa = a.data();
+  const T* pb = b.data();
+  T* po = out.data();
+  for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = pa[i] + pb[i];
   return out;
 }
 
