@@ -14,7 +14,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "perceptual/backend/cpu/allocator.hpp"
+#include "perceptual/core/host_pool.hpp"
 #include "perceptual/core/conv_geometry.hpp"
 #include "perceptual/core/error.hpp"
 
