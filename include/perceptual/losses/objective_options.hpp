@@ -21,7 +21,8 @@ namespace perceptual::losses {
 template <class Options, class Value>
 struct OptionField {
   using value_type = Value;
-  Value Options::*member;
+  using Member = Value Options::*;  // named: nvcc's host code of `Value Options::*member` draws -Wparentheses
+  Member member;
   const char* name;
   const char* help;
   bool always_recorded = true;
