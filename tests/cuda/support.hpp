@@ -18,6 +18,7 @@
 #include "perceptual/backend/cuda/cuda.hpp"
 #include "perceptual/core/conv_geometry.hpp"
 #include "perceptual/core/error.hpp"
+#include "support/conv_geometry.hpp"
 #include "support/norm_fed.hpp"
 #include "support/random.hpp"
 
@@ -236,21 +237,6 @@ double worst_gradient_error(CpuModel& cpu_model, CudaModel& cuda_model, Error er
     }
   }
   return result;
-}
-
-// A convolution's geometry from one row of numbers, as tests list their cases: an n x c x h x w
-// input, o x c x k x k weights, the stride, the padding before, and the output size.
-inline ConvGeometry conv_geometry(int n, int c, int h, int w, int o, int k, int stride, int pad_top, int pad_left,
-                                  int out_h, int out_w) {
-  return ConvGeometry({.batch = n,
-                       .in_channels = c,
-                       .out_channels = o,
-                       .kernel = k,
-                       .input = {h, w},
-                       .output = {out_h, out_w},
-                       .stride = stride,
-                       .pad_top = pad_top,
-                       .pad_left = pad_left});
 }
 
 // The same with `pad` on every side and the output cuDNN gives for it: a geometry that conv2d_*

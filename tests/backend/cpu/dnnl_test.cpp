@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "perceptual/backend/cpu/conv.hpp"
+#include "support/conv_geometry.hpp"
 #include "support/random.hpp"
 
 using namespace perceptual;
@@ -34,21 +35,6 @@ const char* name(Padding p) {
       return "transposed";
   }
   return "?";
-}
-
-// A geometry from its sizes in one line: batch, channels, input, output channels, kernel, output,
-// stride and padding.
-ConvGeometry geometry(int n, int c, int in_h, int in_w, int o, int k, int out_h, int out_w, int stride, int pad_top,
-                      int pad_left) {
-  return ConvGeometry({.batch = n,
-                       .in_channels = c,
-                       .out_channels = o,
-                       .kernel = k,
-                       .input = {in_h, in_w},
-                       .output = {out_h, out_w},
-                       .stride = stride,
-                       .pad_top = pad_top,
-                       .pad_left = pad_left});
 }
 
 // A random geometry of the given kind: random channels and a non-square image.
@@ -163,18 +149,18 @@ TEST_CASE(
 TEST_CASE("the parity check sees a convolution off by one pixel") {
   // The same check as above, on results that must differ: a tolerance too loose to fail would pass this.
   std::mt19937_64 rng(7);
-  const ConvGeometry g = geometry(2, 3, 9, 7, 4, 3, 9, 7, 1, 1, 1);
+  const ConvGeometry g = testing::conv_geometry(2, 3, 9, 7, 4, 3, 1, 1, 1, 9, 7);
   const auto x = testing::random_tensor<float>(g.input_shape(), rng);
   const auto w = testing::random_tensor<float>(g.filter_shape(), rng);
   const auto ref = detail::conv2d_forward(x, w, nullptr, g, ConvRoute::im2col);
-  const auto shifted =
-      detail::conv2d_forward(x, w, nullptr, geometry(2, 3, 9, 7, 4, 3, 9, 7, 1, 1, 2), ConvRoute::onednn_nchw);
+  const auto shifted = detail::conv2d_forward(x, w, nullptr, testing::conv_geometry(2, 3, 9, 7, 4, 3, 1, 1, 2, 9, 7),
+                                              ConvRoute::onednn_nchw);
   CHECK(relative_error(shifted, ref) > 100 * tolerance);
 }
 
 TEST_CASE("float convolutions take oneDNN, double and what oneDNN cannot express or runs slower take im2col") {
-  const ConvGeometry image = geometry(1, 3, 8, 8, 4, 3, 4, 4, 2, 0, 0);  // SAME, padding after 1
-  const ConvGeometry features = geometry(1, 32, 8, 8, 4, 3, 8, 8, 1, 1, 1);
+  const ConvGeometry image = testing::conv_geometry(1, 3, 8, 8, 4, 3, 2, 0, 0, 4, 4);  // SAME, padding after 1
+  const ConvGeometry features = testing::conv_geometry(1, 32, 8, 8, 4, 3, 1, 1, 1, 8, 8);
   CHECK(conv_route<float>(ConvOp::forward, image) == ConvRoute::onednn_nchw);
   CHECK(conv_route<float>(ConvOp::backward_data, image) == ConvRoute::im2col);
   CHECK(conv_route<float>(ConvOp::backward_filter, image) == ConvRoute::onednn_blocked);
@@ -185,7 +171,7 @@ TEST_CASE("float convolutions take oneDNN, double and what oneDNN cannot express
 
   // An 11-pixel side read by a 3-tap, stride-4 kernel at rows 0-2 and 4-6 only (the output is given
   // as 2): padding_r = -4, a whole stride past the last tap, which oneDNN cannot describe.
-  const ConvGeometry short_output = geometry(1, 1, 11, 11, 1, 3, 2, 2, 4, 0, 0);
+  const ConvGeometry short_output = testing::conv_geometry(1, 1, 11, 11, 1, 3, 4, 0, 0, 2, 2);
   REQUIRE(short_output.pad_bottom() == -4);
   CHECK_FALSE(onednn::can_implement(short_output));
   CHECK(conv_route<float>(ConvOp::forward, short_output) == ConvRoute::im2col);
@@ -196,9 +182,10 @@ TEST_CASE("float convolutions take oneDNN, double and what oneDNN cannot express
   // The centre taps: (1,1), (1,5), (5,1), (5,5).
   CHECK(conv2d_forward(x, w, short_output).to_host() == std::vector<float>{12, 16, 56, 60});
   CHECK_THROWS_AS(detail::conv2d_forward(x, w, nullptr, short_output, ConvRoute::onednn_nchw), ArgumentError);
-  CHECK_THROWS_AS(detail::conv2d_forward(Tensor<double, Cpu>({1, 1, 4, 4}), Tensor<double, Cpu>({1, 1, 3, 3}), nullptr,
-                                         geometry(1, 1, 4, 4, 1, 3, 4, 4, 1, 1, 1), ConvRoute::onednn_nchw),
-                  ArgumentError);
+  CHECK_THROWS_AS(
+      detail::conv2d_forward(Tensor<double, Cpu>({1, 1, 4, 4}), Tensor<double, Cpu>({1, 1, 3, 3}), nullptr,
+                             testing::conv_geometry(1, 1, 4, 4, 1, 3, 1, 1, 1, 4, 4), ConvRoute::onednn_nchw),
+      ArgumentError);
 }
 
 TEST_CASE("a cached oneDNN primitive serves a second call with new data, and other geometries get their own") {
@@ -207,7 +194,7 @@ TEST_CASE("a cached oneDNN primitive serves a second call with new data, and oth
     INFO("size " << size);
     const auto x = testing::random_tensor<float>({1, 4, size, size}, rng);
     const auto w = testing::random_tensor<float>({5, 4, 3, 3}, rng);
-    const ConvGeometry g = geometry(1, 4, size, size, 5, 3, size, size, 1, 1, 1);
+    const ConvGeometry g = testing::conv_geometry(1, 4, size, size, 5, 3, 1, 1, 1, size, size);
     const auto ref = detail::conv2d_forward(x, w, nullptr, g, ConvRoute::im2col);
     CHECK(relative_error(conv2d_forward(x, w, g), ref) < tolerance);
   }
