@@ -15,6 +15,8 @@
 
 #include "perceptual/app/timing.hpp"
 #include "perceptual/backend/cpu/conv.hpp"
+#include "perceptual/core/random.hpp"
+#include "perceptual/layers/conv.hpp"
 
 using namespace perceptual;
 using namespace perceptual::cpu;
@@ -22,13 +24,6 @@ using namespace perceptual::cpu;
 namespace {
 
 constexpr int n = 1, c = 128, o = 128, k = 3, h = 64, w = 64;
-
-Tensor<float, Cpu> random_tensor(Shape4 shape, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1, 1);
-  std::vector<float> v(shape.size());
-  for (auto& e : v) e = dist(rng);
-  return Tensor<float, Cpu>::from_host(shape, v);
-}
 
 struct Row {
   std::string name;
@@ -47,21 +42,13 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   const auto median_seconds = [&](const std::function<void()>& f) { return app::median_seconds(2, reps, f); };
 
-  std::mt19937 rng(42);
+  std::mt19937_64 rng(42);
   const auto x = random_tensor({n, c, h, w}, rng);
   const auto weight = random_tensor({o, c, k, k}, rng);
   const auto bias = random_tensor({1, o, 1, 1}, rng);
   const auto dy = random_tensor({n, o, h, w}, rng);
   const double conv_flops = 2.0 * n * o * c * k * k * h * w;
-  const ConvGeometry geometry({.batch = n,
-                               .in_channels = c,
-                               .out_channels = o,
-                               .kernel = k,
-                               .input = {h, w},
-                               .output = {h, w},
-                               .stride = 1,
-                               .pad_top = 1,
-                               .pad_left = 1});
+  const ConvGeometry geometry = layers::Conv2d<c, o, k>::geometry({h, w}, n);
 
   std::vector<Row> rows;
   {

@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "perceptual/backend/cpu/conv.hpp"
+#include "perceptual/core/random.hpp"
+#include "perceptual/layers/conv.hpp"
 
 using namespace perceptual;
 using namespace perceptual::cpu;
@@ -47,61 +49,38 @@ std::vector<double> median_seconds(int max_reps, const std::vector<std::function
   return medians;
 }
 
-Tensor<float, Cpu> random_tensor(Shape4 shape, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1, 1);
-  std::vector<float> v(shape.size());
-  for (auto& e : v) e = dist(rng);
-  return Tensor<float, Cpu>::from_host(shape, v);
-}
-
 struct Shape {
   std::string set, name;
   ConvGeometry g;
 };
 
-ConvGeometry geometry(int n, int c, int in_h, int in_w, int o, int k, int out_h, int out_w, int stride, int pad) {
-  return ConvGeometry({.batch = n,
-                       .in_channels = c,
-                       .out_channels = o,
-                       .kernel = k,
-                       .input = {in_h, in_w},
-                       .output = {out_h, out_w},
-                       .stride = stride,
-                       .pad_top = pad,
-                       .pad_left = pad});
-}
-
-// A convolution on an input already reflection-padded by (k-1)/2, as Conv2d<..., Reflect> runs it.
-ConvGeometry reflected(int n, int c, int o, int k, int stride, int h, int w) {
-  const int p = (k - 1) / 2;
-  return geometry(n, c, h + 2 * p, w + 2 * p, o, k, (h + 2 * p - k) / stride + 1, (w + 2 * p - k) / stride + 1, stride,
-                  0);
-}
-
-// The adjoint geometry of ConvTranspose2d<in, out, 3, Stride<2>> on an h x w input: a stride-2
-// convolution from the 2h x 2w output back to it, zero padding 1.
-ConvGeometry transposed(int n, int in, int out, int h, int w) {
-  return geometry(n, out, 2 * h, 2 * w, in, 3, h, w, 2, 1);
+// The convolution `Layer` runs on a batch of n inputs of size `in`, as the networks run it.
+template <class Layer>
+Shape shape(const std::string& set, const char* name, int n, Size2 in) {
+  return {set, name, Layer::geometry(in, n)};
 }
 
 std::vector<Shape> transform_shapes(const std::string& set, int n, int h, int w) {
-  return {{set, "conv1 9x9 3->32", reflected(n, 3, 32, 9, 1, h, w)},
-          {set, "conv2 3x3 s2 32->64", reflected(n, 32, 64, 3, 2, h, w)},
-          {set, "conv3 3x3 s2 64->128", reflected(n, 64, 128, 3, 2, h / 2, w / 2)},
-          {set, "res 3x3 128->128", reflected(n, 128, 128, 3, 1, h / 4, w / 4)},
-          {set, "deconv1 3x3 s2 128->64", transposed(n, 128, 64, h / 4, w / 4)},
-          {set, "deconv2 3x3 s2 64->32", transposed(n, 64, 32, h / 2, w / 2)},
-          {set, "conv_out 9x9 32->3", reflected(n, 32, 3, 9, 1, h, w)}};
+  using layers::Conv2d, layers::ConvTranspose2d, layers::Reflect, layers::Stride;
+  return {shape<Conv2d<3, 32, 9, Reflect>>(set, "conv1 9x9 3->32", n, {h, w}),
+          shape<Conv2d<32, 64, 3, Reflect, Stride<2>>>(set, "conv2 3x3 s2 32->64", n, {h, w}),
+          shape<Conv2d<64, 128, 3, Reflect, Stride<2>>>(set, "conv3 3x3 s2 64->128", n, {h / 2, w / 2}),
+          shape<Conv2d<128, 128, 3, Reflect>>(set, "res 3x3 128->128", n, {h / 4, w / 4}),
+          shape<ConvTranspose2d<128, 64, 3, Stride<2>>>(set, "deconv1 3x3 s2 128->64", n, {h / 4, w / 4}),
+          shape<ConvTranspose2d<64, 32, 3, Stride<2>>>(set, "deconv2 3x3 s2 64->32", n, {h / 2, w / 2}),
+          shape<Conv2d<32, 3, 9, Reflect>>(set, "conv_out 9x9 32->3", n, {h, w})};
 }
 
 std::vector<Shape> vgg16_shapes(const std::string& set, int n, int s) {
-  const auto conv = [&](const char* name, int c, int o, int size) {
-    return Shape{set, name, geometry(n, c, size, size, o, 3, size, size, 1, 1)};
-  };
-  return {conv("conv1_1 3->64", 3, 64, s),           conv("conv1_2 64->64", 64, 64, s),
-          conv("conv2_1 64->128", 64, 128, s / 2),   conv("conv2_2 128->128", 128, 128, s / 2),
-          conv("conv3_1 128->256", 128, 256, s / 4), conv("conv3_2/3 256->256", 256, 256, s / 4),
-          conv("conv4_1 256->512", 256, 512, s / 8), conv("conv4_2/3 512->512", 512, 512, s / 8)};
+  using layers::Conv2d;
+  return {shape<Conv2d<3, 64, 3>>(set, "conv1_1 3->64", n, {s, s}),
+          shape<Conv2d<64, 64, 3>>(set, "conv1_2 64->64", n, {s, s}),
+          shape<Conv2d<64, 128, 3>>(set, "conv2_1 64->128", n, {s / 2, s / 2}),
+          shape<Conv2d<128, 128, 3>>(set, "conv2_2 128->128", n, {s / 2, s / 2}),
+          shape<Conv2d<128, 256, 3>>(set, "conv3_1 128->256", n, {s / 4, s / 4}),
+          shape<Conv2d<256, 256, 3>>(set, "conv3_2/3 256->256", n, {s / 4, s / 4}),
+          shape<Conv2d<256, 512, 3>>(set, "conv4_1 256->512", n, {s / 8, s / 8}),
+          shape<Conv2d<512, 512, 3>>(set, "conv4_2/3 512->512", n, {s / 8, s / 8})};
 }
 
 const char* op_name(ConvOp op) {
@@ -137,7 +116,7 @@ int main(int argc, char** argv) {
               omp_get_max_threads(), reps);
   std::printf("| shape | op | im2col ms | oneDNN nchw ms | oneDNN blocked ms | fastest | im2col / fastest oneDNN |\n");
   std::printf("| --- | --- | ---: | ---: | ---: | --- | ---: |\n");
-  std::mt19937 rng(42);
+  std::mt19937_64 rng(42);
   for (const Shape& s : shapes) {
     const ConvGeometry& g = s.g;
     const auto x = random_tensor(g.input_shape(), rng);
@@ -148,9 +127,9 @@ int main(int argc, char** argv) {
       std::vector<std::function<void()>> runs;
       for (ConvRoute route : routes)
         runs.push_back([&, route] {
-          if (op == ConvOp::forward) detail::conv2d_forward(x, w, nullptr, g, route);
-          if (op == ConvOp::backward_data) detail::conv2d_backward_data(dy, w, g, route);
-          if (op == ConvOp::backward_filter) detail::conv2d_backward_filter(x, dy, g, route);
+          if (op == ConvOp::forward) cpu::detail::conv2d_forward(x, w, nullptr, g, route);
+          if (op == ConvOp::backward_data) cpu::detail::conv2d_backward_data(dy, w, g, route);
+          if (op == ConvOp::backward_filter) cpu::detail::conv2d_backward_filter(x, dy, g, route);
         });
       const std::vector<double> seconds = median_seconds(reps, runs);
       double ms[3];

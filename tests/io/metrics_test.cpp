@@ -10,7 +10,7 @@
 
 using namespace perceptual;
 using namespace perceptual::io;
-using perceptual::testing::random_tensor;
+using perceptual::random_tensor;
 using perceptual::testing::test_seed;
 
 namespace {

@@ -1,27 +1,19 @@
 #pragma once
 // Fresh random test data each run; the seed is printed on failure (INFO) and can be fixed with
-// PERCEPTUAL_SEED=<n> to replay a failing run.
+// PERCEPTUAL_SEED=<n> to replay a failing run. The tensors come from the library's random_tensor.
 #include <cstdint>
 #include <cstdlib>
 #include <random>
-#include <string>
-#include <vector>
 
-#include "perceptual/backend/cpu/tensor.hpp"
+#include "perceptual/core/random.hpp"
 
 namespace perceptual::testing {
+
+using perceptual::random_tensor;
 
 inline std::uint64_t test_seed() {
   if (const char* s = std::getenv("PERCEPTUAL_SEED")) return std::strtoull(s, nullptr, 10);
   return (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}();
-}
-
-template <class T>
-Tensor<T, Cpu> random_tensor(Shape4 shape, std::mt19937_64& rng, double lo = -1, double hi = 1) {
-  std::uniform_real_distribution<double> dist(lo, hi);
-  std::vector<T> v(shape.size());
-  for (auto& e : v) e = static_cast<T>(dist(rng));
-  return Tensor<T, Cpu>::from_host(shape, v);
 }
 
 template <class T>
