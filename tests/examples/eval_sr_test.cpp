@@ -17,6 +17,7 @@
 #include "perceptual/io/resample.hpp"
 #include "perceptual/nets/super_resolver.hpp"
 #include "support/program.hpp"
+#include "support/shared_data.hpp"
 #include "support/sr_model.hpp"
 #include "support/temp_dir.hpp"
 
@@ -214,16 +215,8 @@ TEST_CASE("eval_sr --method model: a factor other than the model's, a style netw
 
 TEST_CASE("eval_sr reproduces the published bicubic x4 figure on Set5: 28.43 dB") {
   if (!available()) return;
-  const char* data = std::getenv("PERCEPTUAL_DATA");
-  if (!data) {
-    MESSAGE("skipped: set PERCEPTUAL_DATA (e.g. /work/shared/data) to check eval_sr on Set5");
-    return;
-  }
-  const fs::path dir = fs::path(data) / "sr" / "Set5" / "x4";
-  if (!fs::exists(dir)) {
-    MESSAGE("skipped: " << dir.string() << " is absent");
-    return;
-  }
+  const fs::path dir = testing::shared_data("sr/Set5/x4", "to check eval_sr on Set5");
+  if (dir.empty()) return;
   const auto r = run("'" + dir.string() + "'");
   INFO(r.output);
   CHECK(r.status == 0);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/random.hpp"
+#include "support/shared_data.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace perceptual;
@@ -377,16 +378,8 @@ TEST_CASE("writing rejects bad shapes, extensions, qualities and paths") {
 }
 
 TEST_CASE("a shared content image reads as 1x3xHxW in [0, 255]") {
-  const char* data = std::getenv("PERCEPTUAL_DATA");
-  if (!data) {
-    MESSAGE("skipped: set PERCEPTUAL_DATA (e.g. /work/shared/data) to read the shared images");
-    return;
-  }
-  const fs::path path = fs::path(data) / "images" / "content" / "chicago.jpg";
-  if (!fs::exists(path)) {
-    MESSAGE("skipped: " << path.string() << " is absent");
-    return;
-  }
+  const fs::path path = testing::shared_data("images/content/chicago.jpg", "to read the shared images");
+  if (path.empty()) return;
   const auto image = read_image<float>(path);
   CHECK(image.shape() == Shape4{1, 3, 474, 712});
   const auto v = image.to_host();

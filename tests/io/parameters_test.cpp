@@ -17,6 +17,7 @@
 #include "perceptual/layers/compose.hpp"
 #include "support/file_size_limit.hpp"
 #include "support/random.hpp"
+#include "support/shared_data.hpp"
 #include "support/spawn.hpp"
 #include "support/temp_dir.hpp"
 
@@ -256,16 +257,9 @@ TEST_CASE("a Model without parameters loads from any file and saves an empty one
 }
 
 TEST_CASE("the shared VGG-19 weights load into parameters shaped as our layers shape them") {
-  const char* data = std::getenv("PERCEPTUAL_DATA");
-  if (!data) {
-    MESSAGE("skipped: set PERCEPTUAL_DATA (e.g. /work/shared/data) to load the real VGG-19 weights");
-    return;
-  }
-  const fs::path path = fs::path(data) / "weights" / "vgg19_conv1_1-conv3_4.safetensors";
-  if (!fs::exists(path)) {
-    MESSAGE("skipped: " << path.string() << " is absent");
-    return;
-  }
+  const fs::path path =
+      testing::shared_data("weights/vgg19_conv1_1-conv3_4.safetensors", "to load the real VGG-19 weights");
+  if (path.empty()) return;
   Tensor<float, Cpu> w({64, 3, 3, 3}), b({1, 64, 1, 1}), w4({256, 256, 3, 3});
   const auto report = load_parameters(
       Parameters<float, Cpu>{

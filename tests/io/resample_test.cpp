@@ -13,6 +13,7 @@
 #include "perceptual/io/color.hpp"
 #include "perceptual/io/image.hpp"
 #include "support/random.hpp"
+#include "support/shared_data.hpp"
 
 using namespace perceptual;
 using namespace perceptual::io;
@@ -220,17 +221,9 @@ TEST_CASE("sr_degrade needs sides that are multiples of the factor") {
 // The super-resolution protocol's reference figures (shared data README): bicubic x4 upscaling
 // of the given LR images, rounded to 8 bits, Y-channel PSNR with a 4-pixel border cropped.
 TEST_CASE("bicubic x4 upscaling reproduces the published Set5 and Set14 PSNRs") {
-  const char* data = std::getenv("PERCEPTUAL_DATA");
-  if (!data) {
-    MESSAGE("skipped: set PERCEPTUAL_DATA (e.g. /work/shared/data) to check the SR reference PSNRs");
-    return;
-  }
   for (const auto& [set, reference] : {std::pair<std::string, double>{"Set5", 28.43}, {"Set14", 26.09}}) {
-    const fs::path dir = fs::path(data) / "sr" / set / "x4";
-    if (!fs::exists(dir)) {
-      MESSAGE("skipped: " << dir.string() << " is absent");
-      continue;
-    }
+    const fs::path dir = testing::shared_data(fs::path("sr") / set / "x4", "to check the SR reference PSNRs");
+    if (dir.empty()) continue;
     double total = 0;
     int count = 0;
     for (const auto& entry : fs::directory_iterator(dir)) {
@@ -263,16 +256,8 @@ TEST_CASE("bicubic x4 upscaling reproduces the published Set5 and Set14 PSNRs") 
 // The LR images were made with MATLAB's imresize: downscaling the HR images by 4 must agree with
 // them up to 8-bit rounding (MATLAB also rounds between its two passes) away from the border.
 TEST_CASE("antialiased bicubic x1/4 matches MATLAB's Set5 LR images inside the border") {
-  const char* data = std::getenv("PERCEPTUAL_DATA");
-  if (!data) {
-    MESSAGE("skipped: set PERCEPTUAL_DATA (e.g. /work/shared/data) to compare with MATLAB's LR images");
-    return;
-  }
-  const fs::path dir = fs::path(data) / "sr" / "Set5" / "x4";
-  if (!fs::exists(dir)) {
-    MESSAGE("skipped: " << dir.string() << " is absent");
-    return;
-  }
+  const fs::path dir = testing::shared_data("sr/Set5/x4", "to compare with MATLAB's LR images");
+  if (dir.empty()) return;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().string();
     if (!name.ends_with("_HR.png")) continue;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/random.hpp"
+#include "support/shared_data.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace perceptual;
@@ -344,16 +345,9 @@ TEST_CASE("randomly corrupted files either load or throw perceptual::Error, neve
 }
 
 TEST_CASE("the shared VGG-19 weights file opens with the expected tensors") {
-  const char* data = std::getenv("PERCEPTUAL_DATA");
-  if (!data) {
-    MESSAGE("skipped: set PERCEPTUAL_DATA (e.g. /work/shared/data) to check the real VGG-19 weights");
-    return;
-  }
-  const fs::path path = fs::path(data) / "weights" / "vgg19_conv1_1-conv3_4.safetensors";
-  if (!fs::exists(path)) {
-    MESSAGE("skipped: " << path.string() << " is absent");
-    return;
-  }
+  const fs::path path =
+      testing::shared_data("weights/vgg19_conv1_1-conv3_4.safetensors", "to check the real VGG-19 weights");
+  if (path.empty()) return;
   const SafetensorsFile f(path);
   CHECK(f.names().size() == 16);
   CHECK(f.names().front() == "conv1_1.weight");

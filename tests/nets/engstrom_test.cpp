@@ -18,6 +18,7 @@
 #include "perceptual/io/resample.hpp"
 #include "support/engstrom_reference.hpp"
 #include "support/random.hpp"
+#include "support/shared_data.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace perceptual;
@@ -144,12 +145,8 @@ TEST_CASE("save_engstrom writes what load_engstrom reads") {
 }
 
 TEST_CASE("The pretrained udnie network stylises an image into [0, 255]") {
-  const char* data = std::getenv("PERCEPTUAL_DATA");
-  if (!data) {
-    MESSAGE("skipped: set PERCEPTUAL_DATA (e.g. /work/shared/data) to run the pretrained engstrom networks");
-    return;
-  }
-  const fs::path root(data);
+  const fs::path root = testing::shared_data("", "to run the pretrained engstrom networks");
+  if (root.empty()) return;
   Model<EngstromNet, Cpu, float> net;
   load_engstrom(net, root / "models/engstrom/udnie.safetensors");
   const auto image = io::resize_bicubic(io::read_image<float>(root / "images/content/chicago.jpg"), 64, 96);

@@ -10,6 +10,7 @@
 #include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/io/image.hpp"
 #include "support/random.hpp"
+#include "support/shared_data.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace perceptual;
@@ -100,16 +101,13 @@ TEST_CASE("missing or malformed normalisation metadata is a FileError naming the
 }
 
 TEST_CASE("the shared VGG-19 weights give real features up to relu3_4") {
-  const char* data = std::getenv("PERCEPTUAL_DATA");
-  if (!data) {
-    MESSAGE("skipped: PERCEPTUAL_DATA is not set (the shared VGG-19 weights)");
-    return;
-  }
-  const fs::path path = fs::path(data) / "weights/vgg19_conv1_1-conv3_4.safetensors";
+  const fs::path data = testing::shared_data("", "to read the shared VGG-19 weights");
+  if (data.empty()) return;
+  const fs::path path = data / "weights/vgg19_conv1_1-conv3_4.safetensors";
   CHECK(vgg_depth(io::SafetensorsFile(path)) == 19);
   LossNetwork<Vgg19<"relu1_1", "relu3_4">, Cpu> vgg;
   load_vgg_weights(vgg, path);
-  const auto image = io::read_image<float>(fs::path(data) / "images/content/tubingen.jpg");
+  const auto image = io::read_image<float>(data / "images/content/tubingen.jpg");
   const auto f = vgg.forward(image);
   CHECK(f[1].c() == 256);
   double sum = 0;
