@@ -29,13 +29,7 @@ using TensorF = Tensor<float, Cpu>;
 
 namespace {
 
-fs::path program() {
-  return testing::find_program("PERCEPTUAL_BENCHMARKS_DIR", "objective");
-}
-
-bool available() {
-  return testing::program_available(program(), "PERCEPTUAL_BENCHMARKS_DIR");
-}
+const testing::Program program("objective", "PERCEPTUAL_BENCHMARKS_DIR");
 
 // What train_style writes into a model file's metadata, for a network it did not train.
 const std::map<std::string, std::string> model_metadata{{"architecture", "johnson-style"},
@@ -95,17 +89,17 @@ std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
 }  // namespace
 
 TEST_CASE("objective --help describes figure 5, the metadata defaults and --resume") {
-  if (!available()) return;
-  const auto r = testing::run_program(program(), "--help");
+  if (!program.available()) return;
+  const auto r = program.run("--help");
   CHECK(r.status == 0);
   CHECK(r.output.find("figure 5") != std::string::npos);
   CHECK(r.output.find("--resume") != std::string::npos);
 }
 
 TEST_CASE("objective writes eq. 5 of the feed-forward output and of each baseline iteration, and their means") {
-  if (!available()) return;
+  if (!program.available()) return;
   Fixture f;
-  const auto r = testing::run_program(program(), f.args(2));
+  const auto r = program.run(f.args(2));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("| 16 | 2 |") != std::string::npos);
@@ -183,11 +177,11 @@ TEST_CASE("objective writes eq. 5 of the feed-forward output and of each baselin
 }
 
 TEST_CASE("objective --resume keeps the finished images and does only the rest") {
-  if (!available()) return;
+  if (!program.available()) return;
   Fixture f;
-  REQUIRE(testing::run_program(program(), f.args(2)).status == 0);
+  REQUIRE(program.run(f.args(2)).status == 0);
   const auto before = read_csv(f.dir / "obj.csv");
-  const auto r = testing::run_program(program(), f.args(3, "--resume"));
+  const auto r = program.run(f.args(3, "--resume"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("16 px: 1 images (2 done before)") != std::string::npos);
@@ -198,8 +192,8 @@ TEST_CASE("objective --resume keeps the finished images and does only the rest")
 
   // Another size later: the earlier sizes stay, in the CSV and the summary.
   Fixture g;
-  REQUIRE(testing::run_program(program(), g.args(2, "", "16")).status == 0);
-  const auto second = testing::run_program(program(), g.args(2, "--resume", "24"));
+  REQUIRE(program.run(g.args(2, "", "16")).status == 0);
+  const auto second = program.run(g.args(2, "--resume", "24"));
   INFO(second.output);
   REQUIRE(second.status == 0);
   CHECK(read_csv(g.dir / "obj.csv").size() == 1 + 2 * 2 * 5);
@@ -210,11 +204,11 @@ TEST_CASE("objective --resume keeps the finished images and does only the rest")
 }
 
 TEST_CASE("objective names the flag to give when the model has no training metadata") {
-  if (!available()) return;
+  if (!program.available()) return;
   Fixture f;
   const auto q = [&](const std::string& name) { return "'" + (f.dir / name).string() + "'"; };
-  const auto r = testing::run_program(program(), "-m " + q("bare.safetensors") + " --weights " + q("vgg.safetensors") +
-                                                     " --style " + q("style.png") + " " + q("content"));
+  const auto r = program.run("-m " + q("bare.safetensors") + " --weights " + q("vgg.safetensors") + " --style " +
+                             q("style.png") + " " + q("content"));
   CHECK(r.status == 1);
   CHECK(r.output.find("give --content-layers") != std::string::npos);
 }

@@ -16,13 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path program() {
-  return testing::find_program("PERCEPTUAL_BENCHMARKS_DIR", "speed_table");
-}
-
-bool available() {
-  return testing::program_available(program(), "PERCEPTUAL_BENCHMARKS_DIR");
-}
+const testing::Program program("speed_table", "PERCEPTUAL_BENCHMARKS_DIR");
 
 std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
   std::ifstream in(path);
@@ -47,22 +41,21 @@ std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
 }  // namespace
 
 TEST_CASE("speed_table --help describes Table 1 and the budget") {
-  if (!available()) return;
-  const auto r = testing::run_program(program(), "--help");
+  if (!program.available()) return;
+  const auto r = program.run("--help");
   CHECK(r.status == 0);
   CHECK(r.output.find("Table 1") != std::string::npos);
   CHECK(r.output.find("--budget-seconds") != std::string::npos);
 }
 
 TEST_CASE("speed_table times the feed-forward net and the baseline at each size and count, in markdown and CSV") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   testing::write_tiny_vgg(dir / "vgg.safetensors");
-  const auto r = testing::run_program(
-      program(), "--weights '" + (dir / "vgg.safetensors").string() +
-                     "' --content-layers relu2_2 --style-layers relu1_2,relu2_2 --sizes 16,24 --iterations 4,2 "
-                     "--frame 40x24 --reps 1 --warmup 0 --csv '" +
-                     (dir / "speed.csv").string() + "'");
+  const auto r = program.run("--weights '" + (dir / "vgg.safetensors").string() +
+                             "' --content-layers relu2_2 --style-layers relu1_2,relu2_2 --sizes 16,24 --iterations 4,2 "
+                             "--frame 40x24 --reps 1 --warmup 0 --csv '" +
+                             (dir / "speed.csv").string() + "'");
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("| Image size | Gatys et al. 2 it. | Gatys et al. 4 it. | Ours (feed-forward) |") !=
@@ -102,13 +95,13 @@ TEST_CASE("speed_table times the feed-forward net and the baseline at each size 
 }
 
 TEST_CASE("speed_table prints cells over the budget as not run, with no figure") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   testing::write_tiny_vgg(dir / "vgg.safetensors");
-  const auto r = testing::run_program(program(), "--weights '" + (dir / "vgg.safetensors").string() +
-                                                     "' --style-layers relu1_2 --sizes 16 --iterations 100,300 "
-                                                     "--frame '' --reps 1 --budget-seconds 0.000001 --csv '" +
-                                                     (dir / "speed.csv").string() + "'");
+  const auto r = program.run("--weights '" + (dir / "vgg.safetensors").string() +
+                             "' --style-layers relu1_2 --sizes 16 --iterations 100,300 "
+                             "--frame '' --reps 1 --budget-seconds 0.000001 --csv '" +
+                             (dir / "speed.csv").string() + "'");
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("| 16 x 16 | not run (budget) | not run (budget) |") != std::string::npos);
@@ -123,11 +116,11 @@ TEST_CASE("speed_table prints cells over the budget as not run, with no figure")
 }
 
 TEST_CASE("speed_table rejects a malformed list and names the option") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   testing::write_tiny_vgg(dir / "vgg.safetensors");
-  const auto r = testing::run_program(
-      program(), "--weights '" + (dir / "vgg.safetensors").string() + "' --iterations 10,abc --style-layers relu1_2");
+  const auto r =
+      program.run("--weights '" + (dir / "vgg.safetensors").string() + "' --iterations 10,abc --style-layers relu1_2");
   CHECK(r.status == 1);
   CHECK(r.output.find("--iterations: \"abc\"") != std::string::npos);
 }

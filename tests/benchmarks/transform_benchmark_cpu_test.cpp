@@ -15,13 +15,7 @@ using namespace perceptual;
 
 namespace {
 
-std::filesystem::path program() {
-  return testing::find_program("PERCEPTUAL_BENCHMARKS_DIR", "transform_benchmark_cpu");
-}
-
-bool available() {
-  return testing::program_available(program(), "PERCEPTUAL_BENCHMARKS_DIR");
-}
+const testing::Program program("transform_benchmark_cpu", "PERCEPTUAL_BENCHMARKS_DIR");
 
 struct Row {
   std::string impl, variant, task, size;
@@ -46,9 +40,8 @@ std::vector<Row> rows(const std::string& output) {
 }  // namespace
 
 TEST_CASE("transform_benchmark_cpu times each stylisation size and the training step") {
-  if (!available()) return;
-  const auto r =
-      testing::run_program(program(), "--sizes 24x24,16x32 --train-size 16 --train-batch 2 --iterations 2 --warmup 1");
+  if (!program.available()) return;
+  const auto r = program.run("--sizes 24x24,16x32 --train-size 16 --train-batch 2 --iterations 2 --warmup 1");
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("# transform_benchmark_cpu: cpu (OpenBLAS,") != std::string::npos);
@@ -71,10 +64,10 @@ TEST_CASE("transform_benchmark_cpu times each stylisation size and the training 
 }
 
 TEST_CASE("transform_benchmark_cpu --gatys-size adds a row per L-BFGS iteration of the Gatys baseline") {
-  if (!available()) return;
-  const auto r = testing::run_program(program(),
-                                      "--no-stylize --no-train --gatys-size 16 --gatys-iterations 2 "
-                                      "--train-iterations 1 --warmup 1");
+  if (!program.available()) return;
+  const auto r = program.run(
+      "--no-stylize --no-train --gatys-size 16 --gatys-iterations 2 "
+      "--train-iterations 1 --warmup 1");
   INFO(r.output);
   REQUIRE(r.status == 0);
   const auto found = rows(r.output);
@@ -83,23 +76,23 @@ TEST_CASE("transform_benchmark_cpu --gatys-size adds a row per L-BFGS iteration 
   CHECK(found[0].size == "16x16");
   CHECK(found[0].ms > 0);
   CHECK(r.output.find("objective evaluations per run of 2 L-BFGS iterations") != std::string::npos);
-  const auto tiny = testing::run_program(program(), "--gatys-size 8");
+  const auto tiny = program.run("--gatys-size 8");
   CHECK(tiny.status != 0);
   CHECK(tiny.output.find("--gatys-size: 8 is below 16") != std::string::npos);
 }
 
 TEST_CASE("transform_benchmark_cpu rejects impossible options with a message") {
-  if (!available()) return;
-  const auto bf16 = testing::run_program(program(), "--precision bf16");
+  if (!program.available()) return;
+  const auto bf16 = program.run("--precision bf16");
   CHECK(bf16.status != 0);
   CHECK(bf16.output.find("--precision: \"bf16\", this backend has fp32") != std::string::npos);
-  const auto size = testing::run_program(program(), "--sizes 4x4");
+  const auto size = program.run("--sizes 4x4");
   CHECK(size.status != 0);
   CHECK(size.output.find("--sizes: \"4x4\"") != std::string::npos);
-  const auto train = testing::run_program(program(), "--train-size 30");
+  const auto train = program.run("--train-size 30");
   CHECK(train.status != 0);
   CHECK(train.output.find("not a multiple of 4") != std::string::npos);
-  const auto unknown = testing::run_program(program(), "--frobnicate");
+  const auto unknown = program.run("--frobnicate");
   CHECK(unknown.status != 0);
   CHECK(unknown.output.find("unknown option --frobnicate") != std::string::npos);
 }

@@ -29,9 +29,7 @@ namespace {
 
 using TensorF = Tensor<float, Cpu>;
 
-testing::ProgramRun run(const std::string& args) {
-  return testing::run_program(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "eval_sr"), args);
-}
+const testing::Program program("eval_sr");
 
 // A smooth 8-bit RGB test image, so that bicubic upscaling is neither perfect nor hopeless.
 TensorF test_image(int h, int w) {
@@ -42,16 +40,6 @@ TensorF test_image(int h, int w) {
         x.data()[(static_cast<std::size_t>(c) * h + i) * w + j] =
             std::round(128 + 90 * std::sin(i / (3.0 + c)) * std::cos(j / 4.0 + c));
   return x;
-}
-
-bool available() {
-  return testing::program_available(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "eval_sr"),
-                                    "PERCEPTUAL_EXAMPLES_DIR");
-}
-
-// A path in single quotes, for the shell.
-std::string quoted(const fs::path& p) {
-  return std::string(1, '\'').append(p.string()).append(1, '\'');
 }
 
 // The comma-separated fields of each line of a CSV file.
@@ -70,45 +58,45 @@ std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
 }  // namespace
 
 TEST_CASE("eval_sr --help describes the protocol and exits 0") {
-  if (!available()) return;
-  const auto r = run("--help");
+  if (!program.available()) return;
+  const auto r = program.run("--help");
   CHECK(r.status == 0);
   CHECK(r.output.find("--degrade") != std::string::npos);
   CHECK(r.output.find("--save-dir") != std::string::npos);
 }
 
 TEST_CASE("eval_sr reports a missing folder, a folder without pairs, a size mismatch and a missing model") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
-  auto r = run("'" + (dir.path / "absent").string() + "'");
+  auto r = program.run("'" + (dir.path / "absent").string() + "'");
   CHECK(r.status == 1);
   CHECK(r.output.find("eval_sr: error: folder") != std::string::npos);
   CHECK(r.output.find("does not exist") != std::string::npos);
 
-  r = run("'" + dir.path.string() + "'");
+  r = program.run("'" + dir.path.string() + "'");
   CHECK(r.status == 1);
   CHECK(r.output.find("has no test images") != std::string::npos);
 
   write_image(test_image(40, 44), dir.path / "a_HR.png");
   write_image(test_image(10, 10), dir.path / "a_LR.png");  // 40x44 is not 4 x 10x10
-  r = run("'" + dir.path.string() + "'");
+  r = program.run("'" + dir.path.string() + "'");
   CHECK(r.status == 1);
   CHECK(r.output.find("40x44") != std::string::npos);
   CHECK(r.output.find("10x10") != std::string::npos);
   CHECK(r.output.find("must be exactly 4 x the LR") != std::string::npos);
   // --degrade makes the LR from the HR, so the given one no longer matters.
-  CHECK(run("'" + dir.path.string() + "' --degrade").status == 0);
+  CHECK(program.run("'" + dir.path.string() + "' --degrade").status == 0);
 
-  r = run("'" + dir.path.string() + "' --method model --model absent.safetensors");
+  r = program.run("'" + dir.path.string() + "' --method model --model absent.safetensors");
   CHECK(r.status != 0);
   CHECK(r.output.find("absent.safetensors") != std::string::npos);
-  r = run("'" + dir.path.string() + "' --method model");
+  r = program.run("'" + dir.path.string() + "' --method model");
   CHECK(r.status == 1);
   CHECK(r.output.find("--method model needs --model FILE") != std::string::npos);
 }
 
 TEST_CASE("eval_sr's figures and saved images are bicubic upscaling measured by psnr_y and ssim_y") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   const fs::path data = dir.path / "set", out = dir.path / "out", csv = dir.path / "figures.csv";
   fs::create_directories(data);
@@ -124,7 +112,7 @@ TEST_CASE("eval_sr's figures and saved images are bicubic upscaling measured by 
     psnrs.push_back(psnr_y(sr, hr, 4));
     ssims.push_back(ssim_y(sr, hr, 4));
   }
-  const auto r = run("'" + data.string() + "' --csv '" + csv.string() + "' --save-dir '" + out.string() + "'");
+  const auto r = program.run("'" + data.string() + "' --csv '" + csv.string() + "' --save-dir '" + out.string() + "'");
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("mean (2 images)") != std::string::npos);
@@ -152,7 +140,7 @@ TEST_CASE("eval_sr's figures and saved images are bicubic upscaling measured by 
 }
 
 TEST_CASE("eval_sr --method model measures a network's output on the given or made LR inputs") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   const fs::path data = dir.path / "set", out = dir.path / "out", csv = dir.path / "figures.csv";
   fs::create_directories(data);
@@ -163,8 +151,9 @@ TEST_CASE("eval_sr --method model measures a network's output on the given or ma
   write_image(resize_bicubic(hr, 10, 11), data / "img_001_SRF_4_LR.png");
 
   // x4 (the model's factor, no --factor given) on the given LR image.
-  auto r = run(quoted(data) + " --method model --model " + quoted(dir.path / "x4.safetensors") + " --csv " +
-               quoted(csv) + " --save-dir " + quoted(out));
+  auto r =
+      program.run(testing::quoted(data) + " --method model --model " + testing::quoted(dir.path / "x4.safetensors") +
+                  " --csv " + testing::quoted(csv) + " --save-dir " + testing::quoted(out));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("model x4.safetensors x4") != std::string::npos);
@@ -178,7 +167,8 @@ TEST_CASE("eval_sr --method model measures a network's output on the given or ma
   CHECK(std::isinf(psnr_y(read_image<float>(out / "img_001_SRF_4_model_x4.png"), sr)));
 
   // x8: the folder has no x8 input, so it is made from the HR image (modcropped to 40x40).
-  r = run(quoted(data) + " --method model --model " + quoted(dir.path / "x8.safetensors") + " --csv " + quoted(csv));
+  r = program.run(testing::quoted(data) + " --method model --model " + testing::quoted(dir.path / "x8.safetensors") +
+                  " --csv " + testing::quoted(csv));
   INFO(r.output);
   REQUIRE(r.status == 0);
   rows = read_csv(csv);
@@ -194,30 +184,32 @@ TEST_CASE("eval_sr --method model measures a network's output on the given or ma
 }
 
 TEST_CASE("eval_sr --method model: a factor other than the model's, a style network and --model alone are errors") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   write_image(test_image(40, 44), dir.path / "a_HR.png");
   testing::write_sr_model<4>(dir.path / "x4.safetensors");
-  auto r = run(quoted(dir.path) + " --method model --factor 8 --model " + quoted(dir.path / "x4.safetensors"));
+  auto r = program.run(testing::quoted(dir.path) + " --method model --factor 8 --model " +
+                       testing::quoted(dir.path / "x4.safetensors"));
   CHECK(r.status == 1);
   CHECK(r.output.find("is a x4 network, but --factor is 8") != std::string::npos);
 
   Model<nets::StyleTransformNet<>, Cpu, float> style;
   io::save_parameters(style, dir.path / "style.safetensors", {{"architecture", "johnson-style"}});
-  r = run(quoted(dir.path) + " --method model --model " + quoted(dir.path / "style.safetensors"));
+  r = program.run(testing::quoted(dir.path) + " --method model --model " +
+                  testing::quoted(dir.path / "style.safetensors"));
   CHECK(r.status == 1);
   CHECK(r.output.find("architecture \"johnson-style\" is not a super-resolution network") != std::string::npos);
 
-  r = run(quoted(dir.path) + " --model " + quoted(dir.path / "x4.safetensors"));
+  r = program.run(testing::quoted(dir.path) + " --model " + testing::quoted(dir.path / "x4.safetensors"));
   CHECK(r.status == 1);
   CHECK(r.output.find("--model needs --method model") != std::string::npos);
 }
 
 TEST_CASE("eval_sr reproduces the published bicubic x4 figure on Set5: 28.43 dB") {
-  if (!available()) return;
+  if (!program.available()) return;
   const fs::path dir = testing::shared_data("sr/Set5/x4", "to check eval_sr on Set5");
   if (dir.empty()) return;
-  const auto r = run("'" + dir.string() + "'");
+  const auto r = program.run("'" + dir.string() + "'");
   INFO(r.output);
   CHECK(r.status == 0);
   CHECK(r.output.find("mean (5 images)") != std::string::npos);

@@ -21,19 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* const dir_variable = "PERCEPTUAL_EXAMPLES_DIR";
-
-testing::ProgramRun run(const std::string& args) {
-  return testing::run_program(testing::find_program(dir_variable, "stylize"), args);
-}
-
-bool available() {
-  return testing::program_available(testing::find_program(dir_variable, "stylize"), dir_variable);
-}
-
-std::string quoted(const fs::path& p) {
-  return std::string(1, '\'').append(p.string()).append(1, '\'');
-}
+const testing::Program program("stylize");
 
 // A random 8-bit RGB image of `s`, written to `path`; returns what reading the file gives.
 TensorF write_random_image(const fs::path& path, Size2 s, std::mt19937_64& rng) {
@@ -74,7 +62,7 @@ Difference difference(const TensorF& got, const testing::engstrom::Image& want) 
 }  // namespace
 
 TEST_CASE("stylize --preset engstrom writes what the original program writes, at any image size") {
-  if (!available()) return;
+  if (!program.available()) return;
   const auto seed = testing::test_seed();
   INFO("seed " << seed << " (replay with PERCEPTUAL_SEED=" << seed << ")");
   std::mt19937_64 rng(seed);
@@ -94,8 +82,8 @@ TEST_CASE("stylize --preset engstrom writes what the original program writes, at
     const auto [lo, hi] = std::minmax_element(want.v.begin(), want.v.end());
     REQUIRE(*hi - *lo > 10);  // the reference is not one saturated value
 
-    const auto whole = run("-m " + quoted(dir / "net.safetensors") + " " + quoted(dir / (name + ".png")) + " -o " +
-                           quoted(dir / "whole"));
+    const auto whole = program.run("-m " + testing::quoted(dir / "net.safetensors") + " " +
+                                   testing::quoted(dir / (name + ".png")) + " -o " + testing::quoted(dir / "whole"));
     INFO(whole.output);
     REQUIRE(whole.status == 0);
     const TensorF got = io::read_image<float>(dir / "whole" / (name + "_net.png"));
@@ -106,8 +94,9 @@ TEST_CASE("stylize --preset engstrom writes what the original program writes, at
     CHECK(d.worst <= 1);  // float against double, across a truncation boundary at most
     CHECK(d.mean < 0.01);
 
-    const auto cropped = run("-m " + quoted(dir / "net.safetensors") + " --crop-to-input " +
-                             quoted(dir / (name + ".png")) + " -o " + quoted(dir / "cropped"));
+    const auto cropped =
+        program.run("-m " + testing::quoted(dir / "net.safetensors") + " --crop-to-input " +
+                    testing::quoted(dir / (name + ".png")) + " -o " + testing::quoted(dir / "cropped"));
     INFO(cropped.output);
     REQUIRE(cropped.status == 0);
     const TensorF part = io::read_image<float>(dir / "cropped" / (name + "_net.png"));
@@ -117,14 +106,15 @@ TEST_CASE("stylize --preset engstrom writes what the original program writes, at
 }
 
 TEST_CASE("stylize --suffix \"\" writes NAME.png and never replaces an input") {
-  if (!available()) return;
+  if (!program.available()) return;
   std::mt19937_64 rng(5);
   testing::TempDir dir;
   testing::engstrom::write_file(testing::engstrom::random_weights(rng), dir / "net.safetensors");
   write_random_image(dir / "cat.png", {8, 8}, rng);
-  const std::string model = "-m " + quoted(dir / "net.safetensors") + " ";
+  const std::string model = "-m " + testing::quoted(dir / "net.safetensors") + " ";
 
-  const auto r = run(model + "--suffix '' " + quoted(dir / "cat.png") + " -o " + quoted(dir / "out"));
+  const auto r =
+      program.run(model + "--suffix '' " + testing::quoted(dir / "cat.png") + " -o " + testing::quoted(dir / "out"));
   INFO(r.output);
   CHECK(r.status == 0);
   CHECK(fs::exists(dir / "out" / "cat.png"));
@@ -132,7 +122,8 @@ TEST_CASE("stylize --suffix \"\" writes NAME.png and never replaces an input") {
 
   SUBCASE("the output would be the input") {
     const auto before = fs::last_write_time(dir / "cat.png");
-    const auto same = run(model + "--suffix '' " + quoted(dir / "cat.png") + " -o " + quoted(dir.path));
+    const auto same =
+        program.run(model + "--suffix '' " + testing::quoted(dir / "cat.png") + " -o " + testing::quoted(dir.path));
     INFO(same.output);
     CHECK(same.status == 1);
     CHECK(same.output.find("would replace it") != std::string::npos);
@@ -141,8 +132,8 @@ TEST_CASE("stylize --suffix \"\" writes NAME.png and never replaces an input") {
   SUBCASE("two inputs of one name") {
     fs::create_directories(dir / "b");
     write_random_image(dir / "b" / "cat.png", {8, 8}, rng);
-    const auto two =
-        run(model + quoted(dir / "cat.png") + " " + quoted(dir / "b" / "cat.png") + " -o " + quoted(dir / "two"));
+    const auto two = program.run(model + testing::quoted(dir / "cat.png") + " " +
+                                 testing::quoted(dir / "b" / "cat.png") + " -o " + testing::quoted(dir / "two"));
     INFO(two.output);
     CHECK(two.status == 1);
     CHECK(two.output.find("already written for another input") != std::string::npos);
@@ -150,17 +141,18 @@ TEST_CASE("stylize --suffix \"\" writes NAME.png and never replaces an input") {
 }
 
 TEST_CASE("stylize --batch runs consecutive images of one size in one pass, with one pass's results") {
-  if (!available()) return;
+  if (!program.available()) return;
   std::mt19937_64 rng(7);
   testing::TempDir dir;
   testing::engstrom::write_file(testing::engstrom::random_weights(rng), dir / "net.safetensors");
   fs::create_directories(dir / "in");
   for (const char* name : {"a", "b", "c"}) write_random_image(dir / "in" / (std::string(name) + ".png"), {12, 8}, rng);
   write_random_image(dir / "in" / "d.png", {9, 15}, rng);
-  const std::string model = "-m " + quoted(dir / "net.safetensors") + " " + quoted(dir / "in") + " -o ";
+  const std::string model =
+      "-m " + testing::quoted(dir / "net.safetensors") + " " + testing::quoted(dir / "in") + " -o ";
 
-  const auto one = run(model + quoted(dir / "one") + " --batch 1");
-  const auto two = run(model + quoted(dir / "two") + " --batch 2");
+  const auto one = program.run(model + testing::quoted(dir / "one") + " --batch 1");
+  const auto two = program.run(model + testing::quoted(dir / "two") + " --batch 2");
   INFO(one.output);
   INFO(two.output);
   REQUIRE(one.status == 0);
@@ -172,8 +164,8 @@ TEST_CASE("stylize --batch runs consecutive images of one size in one pass, with
   const auto c_line = two.output.substr(two.output.find("c.png"));
   CHECK(c_line.substr(0, c_line.find('\n')).find("batch") == std::string::npos);
   // --preserve-colors takes each image's own colours, the second of a batch too.
-  REQUIRE(run(model + quoted(dir / "one_colors") + " --batch 1 --preserve-colors").status == 0);
-  REQUIRE(run(model + quoted(dir / "two_colors") + " --batch 2 --preserve-colors").status == 0);
+  REQUIRE(program.run(model + testing::quoted(dir / "one_colors") + " --batch 1 --preserve-colors").status == 0);
+  REQUIRE(program.run(model + testing::quoted(dir / "two_colors") + " --batch 2 --preserve-colors").status == 0);
   for (const std::string folder : {"", "_colors"})
     for (const char* name : {"a", "b", "c", "d"}) {
       INFO(name << folder);
@@ -184,5 +176,5 @@ TEST_CASE("stylize --batch runs consecutive images of one size in one pass, with
       for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, double(std::abs(x.data()[i] - y.data()[i])));
       CHECK(worst <= 1);  // the same arithmetic up to the order of float sums, truncated to 8 bits
     }
-  CHECK(run(model + quoted(dir / "bad") + " --batch 0").status != 0);
+  CHECK(program.run(model + testing::quoted(dir / "bad") + " --batch 0").status != 0);
 }

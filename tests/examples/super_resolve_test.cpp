@@ -25,19 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-testing::ProgramRun run(const std::string& args) {
-  return testing::run_program(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "super_resolve"), args);
-}
-
-bool available() {
-  return testing::program_available(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "super_resolve"),
-                                    "PERCEPTUAL_EXAMPLES_DIR");
-}
-
-// A path in single quotes, for the shell.
-std::string quoted(const fs::path& p) {
-  return std::string(1, '\'').append(p.string()).append(1, '\'');
-}
+const testing::Program program("super_resolve");
 
 // The largest difference between an 8-bit image file and the float image it was written from.
 double max_difference(const fs::path& file, const TensorF& want) {
@@ -53,15 +41,15 @@ double max_difference(const fs::path& file, const TensorF& want) {
 }  // namespace
 
 TEST_CASE("super_resolve --help names the histogram matching and exits 0") {
-  if (!available()) return;
-  const auto r = run("--help");
+  if (!program.available()) return;
+  const auto r = program.run("--help");
   CHECK(r.status == 0);
   CHECK(r.output.find("--histogram-match") != std::string::npos);
   CHECK(r.output.find("--model") != std::string::npos);
 }
 
 TEST_CASE("super_resolve writes the network's output at the factor's size, histogram-matched when asked") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   testing::write_sr_model<4>(dir / "x4.safetensors", 2);
   std::mt19937_64 rng(8);
@@ -70,8 +58,8 @@ TEST_CASE("super_resolve writes the network's output at the factor's size, histo
   const TensorF b = testing::random_tensor<float>({1, 3, 7, 5}, rng, 0, 255);
   io::write_image(a, dir / "in" / "a.png");
   io::write_image(b, dir / "b.png");
-  auto r = run("-m " + quoted(dir / "x4.safetensors") + " " + quoted(dir / "in") + " " + quoted(dir / "b.png") +
-               " -o " + quoted(dir / "out"));
+  auto r = program.run("-m " + testing::quoted(dir / "x4.safetensors") + " " + testing::quoted(dir / "in") + " " +
+                       testing::quoted(dir / "b.png") + " -o " + testing::quoted(dir / "out"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("x4 network (batch norm)") != std::string::npos);
@@ -85,8 +73,8 @@ TEST_CASE("super_resolve writes the network's output at the factor's size, histo
   CHECK(max_difference(dir / "out" / "a_x4.png", sa) <= 1);
   CHECK(max_difference(dir / "out" / "b_x4.png", net.upscale(io::read_image<float>(dir / "b.png"))) <= 1);
 
-  r = run("-m " + quoted(dir / "x4.safetensors") + " " + quoted(dir / "in") + " --histogram-match --suffix _hm -o " +
-          quoted(dir / "out"));
+  r = program.run("-m " + testing::quoted(dir / "x4.safetensors") + " " + testing::quoted(dir / "in") +
+                  " --histogram-match --suffix _hm -o " + testing::quoted(dir / "out"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   TensorF reference = io::resize_bicubic(la, 24, 36);
@@ -97,34 +85,35 @@ TEST_CASE("super_resolve writes the network's output at the factor's size, histo
 }
 
 TEST_CASE("super_resolve: a style network, a corrupt or tiny image and a missing input are clear errors") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   testing::write_sr_model<4>(dir / "x4.safetensors");
   std::mt19937_64 rng(8);
   io::write_image(testing::random_tensor<float>({1, 3, 8, 8}, rng, 0, 255), dir / "ok.png");
-  const std::string model = "-m " + quoted(dir / "x4.safetensors") + " -o " + quoted(dir / "out") + " ";
+  const std::string model =
+      "-m " + testing::quoted(dir / "x4.safetensors") + " -o " + testing::quoted(dir / "out") + " ";
 
   Model<nets::StyleTransformNet<>, Cpu, float> style;
   io::save_parameters(style, dir / "style.safetensors", {{"architecture", "johnson-style"}});
-  auto r = run("-m " + quoted(dir / "style.safetensors") + " " + quoted(dir / "ok.png"));
+  auto r = program.run("-m " + testing::quoted(dir / "style.safetensors") + " " + testing::quoted(dir / "ok.png"));
   CHECK(r.status == 1);
   CHECK(r.output.find("super_resolve: error: ") != std::string::npos);
   CHECK(r.output.find("is not a super-resolution network (expected johnson-sr; style networks are for stylize)") !=
         std::string::npos);
 
   std::ofstream(dir / "corrupt.png") << "not a PNG";
-  r = run(model + quoted(dir / "corrupt.png") + " " + quoted(dir / "ok.png"));
+  r = program.run(model + testing::quoted(dir / "corrupt.png") + " " + testing::quoted(dir / "ok.png"));
   CHECK(r.status == 1);
   CHECK(r.output.find("super_resolve: error: read_image " + (dir / "corrupt.png").string() + ": cannot decode") !=
         std::string::npos);
   CHECK(fs::exists(dir / "out" / "ok_x4.png"));  // the other image is still done
 
   io::write_image(testing::random_tensor<float>({1, 3, 4, 6}, rng, 0, 255), dir / "tiny.png");
-  r = run(model + quoted(dir / "tiny.png"));
+  r = program.run(model + testing::quoted(dir / "tiny.png"));
   CHECK(r.status == 1);
   CHECK(r.output.find("H, W >= 5") != std::string::npos);
 
-  r = run(model + quoted(dir / "absent.png"));
+  r = program.run(model + testing::quoted(dir / "absent.png"));
   CHECK(r.status == 1);
   CHECK(r.output.find("absent.png: no such file or folder") != std::string::npos);
 }

@@ -21,19 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-testing::ProgramRun run(const std::string& args) {
-  return testing::run_program(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "train_sr"), args);
-}
-
-bool available() {
-  return testing::program_available(testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "train_sr"),
-                                    "PERCEPTUAL_EXAMPLES_DIR");
-}
-
-// A path in single quotes, for the shell.
-std::string quoted(const fs::path& p) {
-  return std::string(1, '\'').append(p.string()).append(1, '\'');
-}
+const testing::Program program("train_sr");
 
 void write_images(const fs::path& folder) {
   fs::create_directories(folder);
@@ -54,12 +42,13 @@ std::map<std::string, std::vector<float>> tensors(const fs::path& path) {
 }  // namespace
 
 TEST_CASE("train_sr writes a model with its settings, and a resumed run ends where an uninterrupted one does") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   write_images(dir / "data");
-  const std::string common =
-      "--data " + quoted(dir / "data") + " --factor 4 --loss pixel --crop-size 24 --batch-size 2 --seed 5 --threads 2 ";
-  auto r = run(common + "-n 3 -o " + quoted(dir / "whole.safetensors") + " --log " + quoted(dir / "whole.csv"));
+  const std::string common = "--data " + testing::quoted(dir / "data") +
+                             " --factor 4 --loss pixel --crop-size 24 --batch-size 2 --seed 5 --threads 2 ";
+  auto r = program.run(common + "-n 3 -o " + testing::quoted(dir / "whole.safetensors") + " --log " +
+                       testing::quoted(dir / "whole.csv"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("train_sr: initial loss") != std::string::npos);
@@ -76,10 +65,12 @@ TEST_CASE("train_sr writes a model with its settings, and a resumed run ends whe
   CHECK(meta.at("value_range") == "0,255");
   CHECK_FALSE(model.has("adam.conv1.weight.exp_avg"));
 
-  r = run(common + "-n 2 -o " + quoted(dir / "part.safetensors") + " --checkpoint " + quoted(dir / "part.ckpt"));
+  r = program.run(common + "-n 2 -o " + testing::quoted(dir / "part.safetensors") + " --checkpoint " +
+                  testing::quoted(dir / "part.ckpt"));
   INFO(r.output);
   REQUIRE(r.status == 0);
-  r = run(common + "-n 3 -o " + quoted(dir / "resumed.safetensors") + " --resume " + quoted(dir / "part.ckpt"));
+  r = program.run(common + "-n 3 -o " + testing::quoted(dir / "resumed.safetensors") + " --resume " +
+                  testing::quoted(dir / "part.ckpt"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("resumed") != std::string::npos);
@@ -91,13 +82,13 @@ TEST_CASE("train_sr writes a model with its settings, and a resumed run ends whe
 }
 
 TEST_CASE("train_sr with the feature loss reads the VGG weights, and impossible options are clear errors") {
-  if (!available()) return;
+  if (!program.available()) return;
   testing::TempDir dir;
   write_images(dir / "data");
   testing::write_tiny_vgg(dir / "vgg.safetensors");
-  const std::string data = "--data " + quoted(dir / "data") + " ";
-  auto r = run(data + "--factor 8 --loss feature --weights " + quoted(dir / "vgg.safetensors") +
-               " --crop-size 40 --batch-size 1 -n 1 -o " + quoted(dir / "x8.safetensors"));
+  const std::string data = "--data " + testing::quoted(dir / "data") + " ";
+  auto r = program.run(data + "--factor 8 --loss feature --weights " + testing::quoted(dir / "vgg.safetensors") +
+                       " --crop-size 40 --batch-size 1 -n 1 -o " + testing::quoted(dir / "x8.safetensors"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   const io::SafetensorsFile model(dir / "x8.safetensors");
@@ -107,16 +98,16 @@ TEST_CASE("train_sr with the feature loss reads the VGG weights, and impossible 
   CHECK(model.metadata().at("vgg_weights") == "vgg.safetensors");
   CHECK(model.has("deconv3.weight"));
 
-  r = run(data + "--factor 8 --crop-size 44");
+  r = program.run(data + "--factor 8 --crop-size 44");
   CHECK(r.status == 1);
   CHECK(r.output.find("--crop-size 44 is not a multiple of --factor 8") != std::string::npos);
-  r = run(data + "--factor 8 --crop-size 32 --loss pixel");
+  r = program.run(data + "--factor 8 --crop-size 32 --loss pixel");
   CHECK(r.status == 1);
   CHECK(r.output.find("gives 4x4 LR inputs at --factor 8; the network needs at least 5x5") != std::string::npos);
-  r = run(data + "--loss feature");
+  r = program.run(data + "--loss feature");
   CHECK(r.status == 1);
   CHECK(r.output.find("--loss feature needs --weights") != std::string::npos);
-  r = run(data + "--loss pixel --crop-size 24 -n 1 --resume " + quoted(dir / "x8.safetensors"));
+  r = program.run(data + "--loss pixel --crop-size 24 -n 1 --resume " + testing::quoted(dir / "x8.safetensors"));
   CHECK(r.status == 1);
   CHECK(r.output.find("is not a training checkpoint") != std::string::npos);
 }

@@ -32,9 +32,7 @@ using testing::operator+;
 
 namespace {
 
-fs::path program() {
-  return testing::find_program("PERCEPTUAL_EXAMPLES_DIR", "train_style");
-}
+const testing::Program program("train_style");
 
 struct Fixture : testing::TinyTrainingData {
   // A run of 2 iterations with a checkpoint after each, writing into `folder`: 16 px crops of
@@ -82,8 +80,8 @@ enum class Landed { before_first_checkpoint, in_checkpoint_write, in_model_write
 }  // namespace
 
 TEST_CASE("train_style killed at any moment, even inside a checkpoint write, resumes to the same files bit for bit") {
-  const fs::path train_style = program();
-  if (!testing::program_available(train_style, "PERCEPTUAL_EXAMPLES_DIR")) return;
+  if (!program.available()) return;
+  const fs::path& train_style = program.path();
   Fixture f;
   const auto started = Clock::now();
 

@@ -29,13 +29,8 @@ using testing::operator+;
 
 namespace {
 
-fs::path program(const std::string& name) {
-  return testing::find_program("PERCEPTUAL_EXAMPLES_DIR", name);
-}
-
 bool available() {
-  return testing::program_available(program("train_style"), "PERCEPTUAL_EXAMPLES_DIR") &&
-         testing::program_available(program("train_sr"), "PERCEPTUAL_EXAMPLES_DIR");
+  return testing::Program("train_style").available() && testing::Program("train_sr").available();
 }
 
 struct Fixture : testing::TinyTrainingData {
@@ -57,7 +52,7 @@ struct Fixture : testing::TinyTrainingData {
 
   // Runs `name` to its end; its exit status, with its output in `text`.
   int run(const std::string& name, const std::vector<std::string>& args, std::string& text, long max_file_bytes = 0) {
-    return testing::run_to_end(program(name), args, dir / "output.txt", text, max_file_bytes);
+    return testing::run_to_end(testing::Program(name).path(), args, dir / "output.txt", text, max_file_bytes);
   }
 };
 

@@ -47,4 +47,26 @@ inline ProgramRun run_program(const std::filesystem::path& program, const std::s
   return r;
 }
 
+// A path in single quotes, for the shell.
+inline std::string quoted(const std::filesystem::path& p) {
+  return std::string(1, '\'').append(p.string()).append(1, '\'');
+}
+
+// One of this project's programs, found in the build folder that `dir_variable` names (ctest sets
+// PERCEPTUAL_EXAMPLES_DIR and PERCEPTUAL_BENCHMARKS_DIR).
+class Program {
+ public:
+  explicit Program(const std::string& name, const char* dir_variable = "PERCEPTUAL_EXAMPLES_DIR")
+      : path_(find_program(dir_variable, name)), dir_variable_(dir_variable) {}
+
+  const std::filesystem::path& path() const { return path_; }
+  // Whether it is built; otherwise says why the caller skips.
+  bool available() const { return program_available(path_, dir_variable_); }
+  ProgramRun run(const std::string& args) const { return run_program(path_, args); }
+
+ private:
+  std::filesystem::path path_;
+  const char* dir_variable_;
+};
+
 }  // namespace perceptual::testing
