@@ -19,6 +19,7 @@
 #include "perceptual/losses/objective.hpp"
 #include "perceptual/nets/transform.hpp"
 #include "perceptual/train/data.hpp"
+#include "support/csv.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_vgg.hpp"
@@ -65,35 +66,11 @@ struct Fixture {
   }
 };
 
-std::vector<std::string> fields(const std::string& line) {
-  std::vector<std::string> out(1);
-  bool quoted = false;
-  for (char c : line) {
-    if (c == '"')
-      quoted = !quoted;
-    else if (c == ',' && !quoted)
-      out.emplace_back();
-    else
-      out.back() += c;
-  }
-  return out;
-}
-
-std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<std::string>> rows;
-  for (std::string line; std::getline(in, line);) rows.push_back(fields(line));
-  return rows;
-}
-
 }  // namespace
 
 TEST_CASE("objective --help describes figure 5, the metadata defaults and --resume") {
   if (!program.available()) return;
-  const auto r = program.run("--help");
-  CHECK(r.status == 0);
-  CHECK(r.output.find("figure 5") != std::string::npos);
-  CHECK(r.output.find("--resume") != std::string::npos);
+  program.check_help({"figure 5", "--resume"});
 }
 
 TEST_CASE("objective writes eq. 5 of the feed-forward output and of each baseline iteration, and their means") {
@@ -105,7 +82,7 @@ TEST_CASE("objective writes eq. 5 of the feed-forward output and of each baselin
   CHECK(r.output.find("| 16 | 2 |") != std::string::npos);
   CHECK(r.output.find("| 24 | 2 |") != std::string::npos);
 
-  const auto rows = read_csv(f.dir / "obj.csv");
+  const auto rows = testing::read_csv(f.dir / "obj.csv");
   REQUIRE(rows.size() == 1 + 2 * 2 * (4 + 1));  // header; sizes x images x (iterations 0..3 + feed-forward)
   CHECK(rows[0].size() == 11);
 
@@ -144,7 +121,7 @@ TEST_CASE("objective writes eq. 5 of the feed-forward output and of each baselin
   CHECK(checked == 2);
 
   // The summary: per size and iteration, the mean of the images' values; the feed-forward mean.
-  const auto summary = read_csv(f.dir / "summary.csv");
+  const auto summary = testing::read_csv(f.dir / "summary.csv");
   REQUIRE(summary.size() == 1 + 2 * 4);
   for (std::size_t i = 1; i < summary.size(); ++i) {
     const auto& s = summary[i];
@@ -180,15 +157,15 @@ TEST_CASE("objective --resume keeps the finished images and does only the rest")
   if (!program.available()) return;
   Fixture f;
   REQUIRE(program.run(f.args(2)).status == 0);
-  const auto before = read_csv(f.dir / "obj.csv");
+  const auto before = testing::read_csv(f.dir / "obj.csv");
   const auto r = program.run(f.args(3, "--resume"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("16 px: 1 images (2 done before)") != std::string::npos);
-  const auto after = read_csv(f.dir / "obj.csv");
+  const auto after = testing::read_csv(f.dir / "obj.csv");
   REQUIRE(after.size() == 1 + 2 * 3 * 5);
   for (std::size_t i = 0; i < before.size(); ++i) CHECK(after[i] == before[i]);  // kept as they were
-  CHECK(read_csv(f.dir / "summary.csv")[1][2] == "3");
+  CHECK(testing::read_csv(f.dir / "summary.csv")[1][2] == "3");
 
   // Another size later: the earlier sizes stay, in the CSV and the summary.
   Fixture g;
@@ -196,8 +173,8 @@ TEST_CASE("objective --resume keeps the finished images and does only the rest")
   const auto second = program.run(g.args(2, "--resume", "24"));
   INFO(second.output);
   REQUIRE(second.status == 0);
-  CHECK(read_csv(g.dir / "obj.csv").size() == 1 + 2 * 2 * 5);
-  const auto summary = read_csv(g.dir / "summary.csv");
+  CHECK(testing::read_csv(g.dir / "obj.csv").size() == 1 + 2 * 2 * 5);
+  const auto summary = testing::read_csv(g.dir / "summary.csv");
   REQUIRE(summary.size() == 1 + 2 * 4);
   CHECK(summary[1][0] == "16");
   CHECK(summary[5][0] == "24");

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/csv.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_vgg.hpp"
@@ -18,34 +19,11 @@ namespace {
 
 const testing::Program program("speed_table", "PERCEPTUAL_BENCHMARKS_DIR");
 
-std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<std::string>> rows;
-  for (std::string line; std::getline(in, line);) {
-    // The backend field is quoted ("cpu (OpenBLAS, 2 threads)"): keep it whole.
-    std::vector<std::string> fields(1);
-    bool quoted = false;
-    for (char c : line) {
-      if (c == '"')
-        quoted = !quoted;
-      else if (c == ',' && !quoted)
-        fields.emplace_back();
-      else
-        fields.back() += c;
-    }
-    rows.push_back(fields);
-  }
-  return rows;
-}
-
 }  // namespace
 
 TEST_CASE("speed_table --help describes Table 1 and the budget") {
   if (!program.available()) return;
-  const auto r = program.run("--help");
-  CHECK(r.status == 0);
-  CHECK(r.output.find("Table 1") != std::string::npos);
-  CHECK(r.output.find("--budget-seconds") != std::string::npos);
+  program.check_help({"Table 1", "--budget-seconds"});
 }
 
 TEST_CASE("speed_table times the feed-forward net and the baseline at each size and count, in markdown and CSV") {
@@ -65,7 +43,7 @@ TEST_CASE("speed_table times the feed-forward net and the baseline at each size 
   CHECK(r.output.find("Feed-forward at 40 x 24:") != std::string::npos);
   CHECK(r.output.find("not run") == std::string::npos);
 
-  const auto rows = read_csv(dir / "speed.csv");
+  const auto rows = testing::read_csv(dir / "speed.csv");
   REQUIRE(rows.size() == 1 + 3 + 4);  // header, 3 feed-forward rows (with the frame), 2 sizes x 2 counts
   CHECK(rows[0] == std::vector<std::string>{"backend", "method", "height", "width", "iterations", "seconds",
                                             "evaluations", "speedup", "reps", "status"});
@@ -106,7 +84,7 @@ TEST_CASE("speed_table prints cells over the budget as not run, with no figure")
   REQUIRE(r.status == 0);
   CHECK(r.output.find("| 16 x 16 | not run (budget) | not run (budget) |") != std::string::npos);
   CHECK(r.output.find("baseline not run: 100 iterations need at least 100 evaluations") != std::string::npos);
-  const auto rows = read_csv(dir / "speed.csv");
+  const auto rows = testing::read_csv(dir / "speed.csv");
   REQUIRE(rows.size() == 1 + 1 + 2);
   for (std::size_t i = 2; i < rows.size(); ++i) {
     CHECK(rows[i][5].empty());  // no seconds

@@ -16,6 +16,7 @@
 #include "perceptual/io/metrics.hpp"
 #include "perceptual/io/resample.hpp"
 #include "perceptual/nets/super_resolver.hpp"
+#include "support/csv.hpp"
 #include "support/program.hpp"
 #include "support/shared_data.hpp"
 #include "support/sr_model.hpp"
@@ -42,27 +43,11 @@ TensorF test_image(int h, int w) {
   return x;
 }
 
-// The comma-separated fields of each line of a CSV file.
-std::vector<std::vector<std::string>> read_csv(const fs::path& path) {
-  std::vector<std::vector<std::string>> rows;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> fields;
-    std::stringstream row(line);
-    for (std::string f; std::getline(row, f, ',');) fields.push_back(f);
-    rows.push_back(std::move(fields));
-  }
-  return rows;
-}
-
 }  // namespace
 
 TEST_CASE("eval_sr --help describes the protocol and exits 0") {
   if (!program.available()) return;
-  const auto r = program.run("--help");
-  CHECK(r.status == 0);
-  CHECK(r.output.find("--degrade") != std::string::npos);
-  CHECK(r.output.find("--save-dir") != std::string::npos);
+  program.check_help({"--degrade", "--save-dir"});
 }
 
 TEST_CASE("eval_sr reports a missing folder, a folder without pairs, a size mismatch and a missing model") {
@@ -117,7 +102,7 @@ TEST_CASE("eval_sr's figures and saved images are bicubic upscaling measured by 
   REQUIRE(r.status == 0);
   CHECK(r.output.find("mean (2 images)") != std::string::npos);
 
-  const auto rows = read_csv(csv);
+  const auto rows = testing::read_csv(csv);
   REQUIRE(rows.size() == sizes.size() + 2);
   CHECK(rows[0] == std::vector<std::string>{"image", "hr_height", "hr_width", "lr", "psnr_y", "ssim_y"});
   for (std::size_t k = 0; k <= sizes.size(); ++k) {
@@ -159,7 +144,7 @@ TEST_CASE("eval_sr --method model measures a network's output on the given or ma
   CHECK(r.output.find("model x4.safetensors x4") != std::string::npos);
   nets::SuperResolver x4(dir.path / "x4.safetensors");
   const TensorF sr = x4.upscale(read_image<float>(data / "img_001_SRF_4_LR.png"));
-  auto rows = read_csv(csv);
+  auto rows = testing::read_csv(csv);
   REQUIRE(rows.size() == 3);
   CHECK(rows[1][3] == "given");
   CHECK(std::stod(rows[1][4]) == doctest::Approx(psnr_y(sr, hr, 4)).epsilon(1e-6));
@@ -171,7 +156,7 @@ TEST_CASE("eval_sr --method model measures a network's output on the given or ma
                   " --csv " + testing::quoted(csv));
   INFO(r.output);
   REQUIRE(r.status == 0);
-  rows = read_csv(csv);
+  rows = testing::read_csv(csv);
   REQUIRE(rows.size() == 3);
   CHECK(rows[1][1] == "40");
   CHECK(rows[1][2] == "40");

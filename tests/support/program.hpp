@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 
 namespace perceptual::testing {
@@ -63,6 +64,15 @@ class Program {
   // Whether it is built; otherwise says why the caller skips.
   bool available() const { return program_available(path_, dir_variable_); }
   ProgramRun run(const std::string& args) const { return run_program(path_, args); }
+  // Its --help exits 0 and mentions each of `parts`.
+  void check_help(std::initializer_list<const char*> parts) const {
+    const ProgramRun r = run("--help");
+    CHECK(r.status == 0);
+    for (const char* part : parts) {
+      INFO("--help should mention " << part);
+      CHECK(r.output.find(part) != std::string::npos);
+    }
+  }
 
  private:
   std::filesystem::path path_;
