@@ -19,21 +19,28 @@ namespace {
 
 const testing::Program program("speed_table", "PERCEPTUAL_BENCHMARKS_DIR");
 
+// A folder with a tiny VGG-16 (vgg.safetensors), and speed_table's arguments that use it.
+struct Fixture {
+  testing::TempDir dir;
+  Fixture() { testing::write_tiny_vgg(dir / "vgg.safetensors"); }
+  std::string args(const std::string& more) const {
+    return "--weights " + testing::quoted(dir / "vgg.safetensors") + " " + more;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("speed_table --help describes Table 1 and the budget") {
-  if (!program.available()) return;
   program.check_help({"Table 1", "--budget-seconds"});
 }
 
 TEST_CASE("speed_table times the feed-forward net and the baseline at each size and count, in markdown and CSV") {
   if (!program.available()) return;
-  testing::TempDir dir;
-  testing::write_tiny_vgg(dir / "vgg.safetensors");
-  const auto r = program.run("--weights '" + (dir / "vgg.safetensors").string() +
-                             "' --content-layers relu2_2 --style-layers relu1_2,relu2_2 --sizes 16,24 --iterations 4,2 "
-                             "--frame 40x24 --reps 1 --warmup 0 --csv '" +
-                             (dir / "speed.csv").string() + "'");
+  const Fixture f;
+  const auto r =
+      program.run(f.args("--content-layers relu2_2 --style-layers relu1_2,relu2_2 --sizes 16,24 --iterations 4,2 "
+                         "--frame 40x24 --reps 1 --warmup 0 --csv " +
+                         testing::quoted(f.dir / "speed.csv")));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("| Image size | Gatys et al. 2 it. | Gatys et al. 4 it. | Ours (feed-forward) |") !=
@@ -43,7 +50,7 @@ TEST_CASE("speed_table times the feed-forward net and the baseline at each size 
   CHECK(r.output.find("Feed-forward at 40 x 24:") != std::string::npos);
   CHECK(r.output.find("not run") == std::string::npos);
 
-  const auto rows = testing::read_csv(dir / "speed.csv");
+  const auto rows = testing::read_csv(f.dir / "speed.csv");
   REQUIRE(rows.size() == 1 + 3 + 4);  // header, 3 feed-forward rows (with the frame), 2 sizes x 2 counts
   CHECK(rows[0] == std::vector<std::string>{"backend", "method", "height", "width", "iterations", "seconds",
                                             "evaluations", "speedup", "reps", "status"});
@@ -74,17 +81,16 @@ TEST_CASE("speed_table times the feed-forward net and the baseline at each size 
 
 TEST_CASE("speed_table prints cells over the budget as not run, with no figure") {
   if (!program.available()) return;
-  testing::TempDir dir;
-  testing::write_tiny_vgg(dir / "vgg.safetensors");
-  const auto r = program.run("--weights '" + (dir / "vgg.safetensors").string() +
-                             "' --style-layers relu1_2 --sizes 16 --iterations 100,300 "
-                             "--frame '' --reps 1 --budget-seconds 0.000001 --csv '" +
-                             (dir / "speed.csv").string() + "'");
+  const Fixture f;
+  const auto r =
+      program.run(f.args("--style-layers relu1_2 --sizes 16 --iterations 100,300 "
+                         "--frame '' --reps 1 --budget-seconds 0.000001 --csv " +
+                         testing::quoted(f.dir / "speed.csv")));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("| 16 x 16 | not run (budget) | not run (budget) |") != std::string::npos);
   CHECK(r.output.find("baseline not run: 100 iterations need at least 100 evaluations") != std::string::npos);
-  const auto rows = testing::read_csv(dir / "speed.csv");
+  const auto rows = testing::read_csv(f.dir / "speed.csv");
   REQUIRE(rows.size() == 1 + 1 + 2);
   for (std::size_t i = 2; i < rows.size(); ++i) {
     CHECK(rows[i][5].empty());  // no seconds
@@ -95,10 +101,6 @@ TEST_CASE("speed_table prints cells over the budget as not run, with no figure")
 
 TEST_CASE("speed_table rejects a malformed list and names the option") {
   if (!program.available()) return;
-  testing::TempDir dir;
-  testing::write_tiny_vgg(dir / "vgg.safetensors");
-  const auto r =
-      program.run("--weights '" + (dir / "vgg.safetensors").string() + "' --iterations 10,abc --style-layers relu1_2");
-  CHECK(r.status == 1);
-  CHECK(r.output.find("--iterations: \"abc\"") != std::string::npos);
+  const Fixture f;
+  program.check_error(f.args("--iterations 10,abc --style-layers relu1_2"), "--iterations: \"abc\"");
 }

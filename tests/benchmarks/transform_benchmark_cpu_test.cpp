@@ -76,23 +76,14 @@ TEST_CASE("transform_benchmark_cpu --gatys-size adds a row per L-BFGS iteration 
   CHECK(found[0].size == "16x16");
   CHECK(found[0].ms > 0);
   CHECK(r.output.find("objective evaluations per run of 2 L-BFGS iterations") != std::string::npos);
-  const auto tiny = program.run("--gatys-size 8");
-  CHECK(tiny.status != 0);
-  CHECK(tiny.output.find("--gatys-size: 8 is below 16") != std::string::npos);
+  program.check_error("--gatys-size 8", "--gatys-size: 8 is below 16", testing::Program::any_failure);
 }
 
 TEST_CASE("transform_benchmark_cpu rejects impossible options with a message") {
   if (!program.available()) return;
-  const auto bf16 = program.run("--precision bf16");
-  CHECK(bf16.status != 0);
-  CHECK(bf16.output.find("--precision: \"bf16\", this backend has fp32") != std::string::npos);
-  const auto size = program.run("--sizes 4x4");
-  CHECK(size.status != 0);
-  CHECK(size.output.find("--sizes: \"4x4\"") != std::string::npos);
-  const auto train = program.run("--train-size 30");
-  CHECK(train.status != 0);
-  CHECK(train.output.find("not a multiple of 4") != std::string::npos);
-  const auto unknown = program.run("--frobnicate");
-  CHECK(unknown.status != 0);
-  CHECK(unknown.output.find("unknown option --frobnicate") != std::string::npos);
+  program.check_error("--precision bf16", "--precision: \"bf16\", this backend has fp32",
+                      testing::Program::any_failure);
+  program.check_error("--sizes 4x4", "--sizes: \"4x4\"", testing::Program::any_failure);
+  program.check_error("--train-size 30", "not a multiple of 4", testing::Program::any_failure);
+  program.check_error("--frobnicate", "unknown option --frobnicate", testing::Program::any_failure);
 }

@@ -98,16 +98,11 @@ TEST_CASE("train_sr with the feature loss reads the VGG weights, and impossible 
   CHECK(model.metadata().at("vgg_weights") == "vgg.safetensors");
   CHECK(model.has("deconv3.weight"));
 
-  r = program.run(data + "--factor 8 --crop-size 44");
-  CHECK(r.status == 1);
-  CHECK(r.output.find("--crop-size 44 is not a multiple of --factor 8") != std::string::npos);
+  program.check_error(data + "--factor 8 --crop-size 44", "--crop-size 44 is not a multiple of --factor 8");
   r = program.run(data + "--factor 8 --crop-size 32 --loss pixel");
   CHECK(r.status == 1);
   CHECK(r.output.find("gives 4x4 LR inputs at --factor 8; the network needs at least 5x5") != std::string::npos);
-  r = program.run(data + "--loss feature");
-  CHECK(r.status == 1);
-  CHECK(r.output.find("--loss feature needs --weights") != std::string::npos);
-  r = program.run(data + "--loss pixel --crop-size 24 -n 1 --resume " + testing::quoted(dir / "x8.safetensors"));
-  CHECK(r.status == 1);
-  CHECK(r.output.find("is not a training checkpoint") != std::string::npos);
+  program.check_error(data + "--loss feature", "--loss feature needs --weights");
+  program.check_error(data + "--loss pixel --crop-size 24 -n 1 --resume " + testing::quoted(dir / "x8.safetensors"),
+                      "is not a training checkpoint");
 }

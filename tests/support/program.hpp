@@ -64,8 +64,21 @@ class Program {
   // Whether it is built; otherwise says why the caller skips.
   bool available() const { return program_available(path_, dir_variable_); }
   ProgramRun run(const std::string& args) const { return run_program(path_, args); }
-  // Its --help exits 0 and mentions each of `parts`.
+  // Run with `args`, it fails with exit status `status` (any but 0 for `any_failure`: CLI11's
+  // parse errors have codes of their own) and says `message`.
+  static constexpr int any_failure = -1;
+  void check_error(const std::string& args, const std::string& message, int status = 1) const {
+    const ProgramRun r = run(args);
+    INFO(r.output);
+    if (status == any_failure)
+      CHECK(r.status != 0);
+    else
+      CHECK(r.status == status);
+    CHECK(r.output.find(message) != std::string::npos);
+  }
+  // Its --help exits 0 and mentions each of `parts` (a skip when it is not built).
   void check_help(std::initializer_list<const char*> parts) const {
+    if (!available()) return;
     const ProgramRun r = run("--help");
     CHECK(r.status == 0);
     for (const char* part : parts) {
