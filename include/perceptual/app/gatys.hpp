@@ -3,11 +3,11 @@
 // Table 1, figure 5): the image that minimises eq. 5, from white noise (or the content image), by
 // L-BFGS projected onto [0, 255] (or Adam, then clamped). One loop for the program and the
 // benchmarks, so that Table 1 times what users run.
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <utility>
 
+#include "perceptual/app/timing.hpp"
 #include "perceptual/core/tensor.hpp"
 #include "perceptual/losses/objective.hpp"
 #include "perceptual/optim/adam.hpp"
@@ -45,8 +45,8 @@ GatysRun run_gatys(losses::StyleObjective<VggNet, B, float>& objective, const Te
                    const Tensor<float, B>& style, const GatysOptions& options, Tensor<float, B>& y,
                    const std::function<bool(const GatysProgress&)>& on_iteration) {
   struct Stop {};
-  const auto start = std::chrono::steady_clock::now();
-  const auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  const auto start = Clock::now();
+  const auto seconds = [&] { return seconds_since(start); };
   objective.set_content(content);
   objective.set_style(style);
   y = options.init == GatysOptions::Init::noise ? losses::white_noise_image<float, B>(content.shape(), options.seed)

@@ -6,7 +6,6 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "perceptual/app/options.hpp"
+#include "perceptual/app/timing.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/train/data.hpp"
@@ -142,9 +142,9 @@ int transform_images(const std::string& program_name, const TransformFlags& flag
       std::vector<Tensor<float, Cpu>> xs;
       for (auto& p : batch) xs.push_back(std::move(p.x));
       const Tensor<float, Cpu> x = n == 1 ? std::move(xs.front()) : detail::stack(xs);
-      const auto start = std::chrono::steady_clock::now();
+      const auto start = Clock::now();
       const Tensor<float, Cpu> y = transform(x);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double seconds = seconds_since(start);
       for (int i = 0; i < n; ++i) {
         const Pending& p = batch[static_cast<std::size_t>(i)];
         try {

@@ -3,9 +3,10 @@
 // figures (loss terms), redrawn in place on a terminal and printed every `every` steps otherwise.
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <string>
+
+#include "perceptual/app/timing.hpp"
 
 namespace perceptual::app {
 
@@ -26,7 +27,7 @@ class Progress {
     std::fflush(stderr);
   }
 
-  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  double seconds() const { return seconds_since(start_); }
 
   static std::string format_time(double s) {
     char buf[32];
@@ -45,7 +46,7 @@ class Progress {
   long total_;
   long every_;
   bool tty_;
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  Clock::time_point start_ = Clock::now();
 };
 
 }  // namespace perceptual::app

@@ -1,5 +1,6 @@
 #pragma once
-// Wall-clock timing for the benchmarks: seconds since a point, and the median of repeated runs.
+// Wall-clock timing for the programs (progress, ETA) and the benchmarks: seconds since a point,
+// and the median of repeated runs.
 #include <algorithm>
 #include <chrono>
 #include <functional>
