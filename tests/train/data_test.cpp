@@ -270,3 +270,26 @@ TEST_CASE(
   CHECK_THROWS_WITH_AS(BatchLoader(data, bad), doctest::Contains("not a multiple of the low-resolution factor 3"),
                        ArgumentError);
 }
+
+TEST_CASE("BatchLoader: the shards of a global batch hold its images, in order, and nothing else") {
+  testing::TempDir dir;
+  write_constant_images(dir / "data", 7, 8);
+  const ImageDataset data({dir / "data"});
+  const LoaderOptions whole{.image_size = 8, .batch_size = 5, .seed = 4, .threads = 0};
+  BatchLoader all(data, whole);
+  auto first = whole, second = whole;
+  first.shard = dist::shard(5, 0, 2);
+  second.shard = dist::shard(5, 1, 2);
+  BatchLoader a(data, first), b(data, second);
+  for (int k = 0; k < 3; ++k) {  // across an epoch's end
+    auto pixels = first_pixels(a.next());
+    CHECK(pixels.size() == 3);
+    const auto rest = first_pixels(b.next());
+    pixels.insert(pixels.end(), rest.begin(), rest.end());
+    CHECK(pixels == first_pixels(all.next()));
+  }
+  auto outside = whole;
+  outside.shard = {4, 6};
+  CHECK_THROWS_WITH_AS(BatchLoader(data, outside), doctest::Contains("shard [4, 6) is not within a batch of 5"),
+                       ArgumentError);
+}

@@ -14,6 +14,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -21,6 +22,7 @@
 #include "perceptual/core/host.hpp"
 #include "perceptual/core/model.hpp"
 #include "perceptual/core/strings.hpp"
+#include "perceptual/dist/communicator.hpp"
 #include "perceptual/io/parameters.hpp"
 #include "perceptual/io/safetensors.hpp"
 #include "perceptual/optim/adam.hpp"
@@ -84,6 +86,23 @@ class TrainingState {
             (terms.size() ? ", though the loss is finite (" + describe(terms) + ")" : std::string()) + stopped);
     adam_->step();
     ++iteration_;
+  }
+
+  // Data parallelism: this state is one rank's replica of the model, and each batch a step sees
+  // is its shard of a global batch of `batch` images. Every rank starts from the same weights
+  // (the same seed or checkpoint) and, through combine, takes the same updates.
+  void distribute(dist::Communicator& comm, int batch) {
+    comm_ = &comm;
+    batch_ = batch;
+  }
+  const dist::Communicator& communicator() const { return *comm_; }
+
+  // After the backward pass of a shard of `shard` images: the gradients and the loss terms
+  // (`terms`, means over the shard, changed in place) made the global batch's on every rank.
+  void combine(std::span<double> terms, int shard) {
+    if (comm_->size() == 1) return;
+    dist::combine_gradients(*comm_, net_.parameters(), shard, batch_);
+    dist::combine_means(*comm_, terms, shard, batch_);
   }
 
   // Updates taken, the k of the next batch.
@@ -200,6 +219,8 @@ class TrainingState {
   Net net_;
   std::unique_ptr<Optimizer> adam_;
   std::int64_t iteration_ = 0;
+  dist::Communicator* comm_ = &dist::alone();
+  int batch_ = 0;
 };
 
 }  // namespace perceptual::train

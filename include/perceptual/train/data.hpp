@@ -28,6 +28,7 @@
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/host.hpp"
 #include "perceptual/core/tensor.hpp"
+#include "perceptual/dist/communicator.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/io/resample.hpp"
 
@@ -160,6 +161,12 @@ struct LoaderOptions {
   // multiple of it.
   int lr_factor = 0;
   double lr_blur_sigma = 1.0;
+  // A data-parallel rank's share (dist::shard): the images [begin, end) of each global batch of
+  // batch_size, the very images the whole batch has there. Empty: the whole batch.
+  dist::Shard shard{};
+
+  // The images a batch holds: the shard's, or batch_size.
+  int images() const { return shard.size() > 0 ? shard.size() : batch_size; }
 };
 
 // This machine's physical memory in bytes (sysconf), or 0 when it cannot be told.
@@ -178,7 +185,7 @@ inline int batches_in_flight(const LoaderOptions& o) {
 // lr_factor f): a lower bound on a training run's memory. A double, as it may pass 2^64.
 inline double loader_memory_bytes(const LoaderOptions& o) {
   const double side = o.image_size, lr_side = o.lr_factor > 0 ? side / o.lr_factor : 0.0;
-  const double batch = 3.0 * o.batch_size * (side * side + lr_side * lr_side) * sizeof(float);
+  const double batch = 3.0 * o.images() * (side * side + lr_side * lr_side) * sizeof(float);
   return batches_in_flight(o) * batch;
 }
 
@@ -231,6 +238,10 @@ class BatchLoader {
       throw ArgumentError("BatchLoader: the " + std::to_string(batches_in_flight(options_)) + " batches of " +
                           std::to_string(options_.batch_size) + "x3x" + std::to_string(options_.image_size) + "x" +
                           std::to_string(options_.image_size) + " floats it holds at once " + excess);
+    if (options_.shard.size() > 0 && (options_.shard.begin < 0 || options_.shard.end > options_.batch_size))
+      throw ArgumentError("BatchLoader: shard [" + std::to_string(options_.shard.begin) + ", " +
+                          std::to_string(options_.shard.end) + ") is not within a batch of " +
+                          std::to_string(options_.batch_size));
     next_ = claim_ = options_.first_batch;
     for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { work(); });
   }
@@ -260,13 +271,14 @@ class BatchLoader {
 
   // Batch k, built in the calling thread (what the workers run).
   Batch make_batch(std::int64_t k) {
-    const int n = options_.batch_size, s = options_.image_size, f = options_.lr_factor;
+    const int n = options_.images(), first = options_.shard.size() > 0 ? options_.shard.begin : 0;
+    const int s = options_.image_size, f = options_.lr_factor;
     Batch b{k, Tensor<float, Cpu>({n, 3, s, s}), {}, {}};
     if (f > 0) b.inputs = Tensor<float, Cpu>({n, 3, s / f, s / f});
     const std::size_t per = static_cast<std::size_t>(3) * s * s, per_input = f > 0 ? per / f / f : 0;
     const auto count = static_cast<std::int64_t>(dataset_.size());
     for (int j = 0; j < n; ++j) {
-      std::int64_t position = k * n + j;
+      std::int64_t position = k * options_.batch_size + first + j;
       for (std::int64_t tries = 0;; ++tries, ++position) {
         if (tries == 2 * count)  // two epochs' worth of positions hold one whole epoch
           throw FileError("BatchLoader: none of the " + std::to_string(count) +

@@ -6,6 +6,7 @@
 // in [0, 255] (the net's last layer is 127.5 * tanh + 127.5), the scale images are read at. The
 // training runs on backend B (Cpu, or Cuda in a .cu file); images may come from the host or B.
 // The program includes B's operations (backend/cpu/cpu.hpp or backend/cuda/cuda.hpp); train/ does not.
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -89,8 +90,11 @@ class SrTrainer {
     Net& net = state_.model();
     net.train();
     net.zero_grad();
-    const SrTerms terms = loss_and_grad(to_backend<B>(hr), net.forward(to_backend<B>(lr)));
+    SrTerms terms = loss_and_grad(to_backend<B>(hr), net.forward(to_backend<B>(lr)));
     net.backward(dy_);
+    std::array<double, 4> values{terms.total, terms.pixel, terms.feature, terms.tv};
+    state_.combine(values, lr.n());
+    terms = {values[0], values[1], values[2], values[3]};
     const bool pixel = options_.loss == SrLoss::pixel;
     state_.update(
         {{pixel ? "pixel" : "feature", pixel ? terms.pixel : terms.feature}, {"tv", terms.tv}, {"total", terms.total}});
@@ -114,6 +118,17 @@ class SrTrainer {
     NoGrad no_grad;
     state_.model().eval();
     return to_backend<Cpu>(state_.model().forward(to_backend<B>(lr)));
+  }
+
+  // Data parallelism: see TrainingState::distribute. Batch norm would normalise each rank's shard
+  // by the shard's statistics, not the global batch's, and synchronised batch norm is not there
+  // yet: ArgumentError for batch norm on more than one rank.
+  void distribute(dist::Communicator& comm, int batch) {
+    if (comm.size() > 1 && nets::norm_name<Norm>() == std::string("batch"))
+      throw ArgumentError("SrTrainer: batch norm on " + std::to_string(comm.size()) +
+                          " ranks would normalise each rank's share of the batch alone (synchronised batch norm is "
+                          "not implemented): train on one rank, or with instance norm");
+    state_.distribute(comm, batch);
   }
 
   // Updates taken, the k of the next batch.

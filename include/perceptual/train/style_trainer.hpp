@@ -7,6 +7,7 @@
 // (Cpu, or Cuda in a .cu file); images may come from the host or B, and are moved once per call.
 // The program includes B's operations (backend/cpu/cpu.hpp or backend/cuda/cuda.hpp); train/ does not.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -68,8 +69,11 @@ class StyleTrainer {
     net.train();
     net.zero_grad();
     const TensorF y = net.forward(x);
-    const StyleTerms terms = loss_and_grad(x, y);
+    StyleTerms terms = loss_and_grad(x, y);
     net.backward(dy_);
+    std::array<double, 4> values{terms.total, terms.content, terms.style, terms.tv};
+    state_.combine(values, x.n());
+    terms = {values[0], values[1], values[2], values[3]};
     state_.update({{"content", terms.content}, {"style", terms.style}, {"tv", terms.tv}, {"total", terms.total}});
     return terms;
   }
@@ -99,6 +103,10 @@ class StyleTrainer {
                     out.data() + (static_cast<std::size_t>(n) * image.h() + i) * image.w());
     return out;
   }
+
+  // Data parallelism: see TrainingState::distribute. Each step's batch is this rank's shard of a
+  // global batch of `batch`; the terms it returns and the update it takes are the global batch's.
+  void distribute(dist::Communicator& comm, int batch) { state_.distribute(comm, batch); }
 
   // Updates taken, the k of the next batch.
   std::int64_t iteration() const { return state_.iteration(); }

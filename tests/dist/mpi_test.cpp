@@ -1,0 +1,150 @@
+// Data parallelism over MPI (include/perceptual/dist/mpi.hpp), run by ctest as
+// `mpirun -np 2 --oversubscribe mpi_tests`: each rank steps on its shard of every global batch, and
+// after 3 steps both ranks hold the parameters that one process stepping on the whole batches
+// reaches (each rank computes that run too, as the reference).
+#include "perceptual/dist/mpi.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "perceptual/backend/cpu/cpu.hpp"
+#include "perceptual/io/image.hpp"
+#include "perceptual/train/data.hpp"
+#include "perceptual/train/sr_trainer.hpp"
+#include "perceptual/train/style_trainer.hpp"
+#include "support/random.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tiny_vgg.hpp"
+
+using namespace perceptual;
+using namespace perceptual::train;
+namespace fs = std::filesystem;
+
+namespace {
+
+// MPI is initialised once per process: one communicator for every test case.
+dist::MpiCommunicator& world() {
+  static dist::MpiCommunicator comm;
+  return comm;
+}
+
+struct Fixture {
+  testing::TempDir dir;  // one per rank: each writes and reads its own copy
+  Tensor<float, Cpu> style;
+  Fixture() {
+    testing::write_tiny_vgg(dir / "vgg.safetensors");
+    fs::create_directories(dir / "data");
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 6; ++i)
+      io::write_image(random_tensor<float>({1, 3, 24 + i, 26}, rng, 0, 255),
+                      dir / "data" / ("img" + std::to_string(i) + ".png"));
+    style = random_tensor<float>({1, 3, 16, 16}, rng, 0, 255);
+  }
+};
+
+// Every parameter and Adam moment of a trainer, flattened.
+template <class Trainer>
+std::vector<double> state(Trainer& t) {
+  std::vector<double> out;
+  auto params = t.model().parameters();
+  for (const auto& p : t.optimizer().state_tensors()) params.push_back(p);
+  for (const auto& p : params)
+    for (float v : p.value->to_host()) out.push_back(v);
+  return out;
+}
+
+// The largest difference, relative to the largest value, between two states.
+double relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  double diff = 0, scale = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(a[i]));
+  }
+  return diff / scale;
+}
+
+// Whether every rank holds exactly these values (rank 0's, sent to all and compared).
+bool same_on_every_rank(std::vector<double> values) {
+  std::vector<double> root = values;
+  if (world().rank() != 0) std::fill(root.begin(), root.end(), 0.0);
+  world().sum(root);  // rank 0's values, on every rank
+  std::vector<double> differs{values == root ? 0.0 : 1.0};
+  world().sum(differs);
+  return differs[0] == 0;
+}
+
+}  // namespace
+
+TEST_CASE("MpiCommunicator: two ranks, sums of floats and doubles the same on both") {
+  REQUIRE(world().size() == 2);
+  CHECK(world().root() == (world().rank() == 0));
+  std::vector<float> f{1.5f, static_cast<float>(world().rank())};
+  world().sum(f);
+  CHECK(f == std::vector<float>{3.0f, 1.0f});
+  std::vector<double> d(100000, world().rank() + 1.0);
+  world().sum(d);
+  CHECK(std::all_of(d.begin(), d.end(), [](double v) { return v == 3.0; }));
+  world().barrier();
+}
+
+TEST_CASE("StyleTrainer on 2 ranks, a shard of 2 of each global batch of 4: the 1-process run's parameters") {
+  Fixture f;
+  StyleTrainerOptions o;
+  o.objective.content_layers = {"relu2_2"};
+  o.objective.style_layers = {"relu1_2", "relu2_2"};
+  o.objective.style_weight = 1e-2;
+  o.objective.tv_weight = 1e-4;
+  o.seed = 3;
+  const ImageDataset data({f.dir / "data"});
+  const LoaderOptions whole{.image_size = 16, .batch_size = 4, .seed = 9, .threads = 0};
+  auto mine = whole;
+  mine.shard = dist::shard(whole.batch_size, world());
+
+  StyleTrainer<nets::AllReluVgg16> alone(o, f.dir / "vgg.safetensors", f.style);
+  StyleTrainer<nets::AllReluVgg16> ranked(o, f.dir / "vgg.safetensors", f.style);
+  ranked.distribute(world(), whole.batch_size);
+  BatchLoader all(data, whole), shard(data, mine);
+  for (int i = 0; i < 3; ++i) {
+    const StyleTerms a = alone.step(all.next().images);
+    const StyleTerms r = ranked.step(shard.next().images);
+    CHECK(r.total == doctest::Approx(a.total).epsilon(1e-5));  // the global batch's loss, not the shard's
+    CHECK(r.style == doctest::Approx(a.style).epsilon(1e-5));
+  }
+  const auto reference = state(alone), got = state(ranked);
+  CHECK(same_on_every_rank(got));
+  // Not bit-identical: each rank sums its shard's gradients, then MPI sums the two, where one
+  // process sums all four at once (float addition is not associative).
+  MESSAGE("rank " << world().rank() << ": largest relative difference " << relative_difference(got, reference));
+  CHECK(relative_difference(got, reference) < 1e-4);
+}
+
+TEST_CASE("SrTrainer on 2 ranks: instance norm matches one process; batch norm is refused") {
+  Fixture f;
+  const SrTrainerOptions o{.loss = SrLoss::pixel, .tv_weight = 1e-4, .lr = 1e-3, .seed = 3};
+  const ImageDataset data({f.dir / "data"});
+  const LoaderOptions whole{
+      .image_size = 24, .batch_size = 4, .seed = 9, .threads = 0, .crop = LoaderOptions::Crop::random, .lr_factor = 4};
+  auto mine = whole;
+  mine.shard = dist::shard(whole.batch_size, world());
+
+  SrTrainer<4, nets::InstanceNormDefault> alone(o), ranked(o);
+  ranked.distribute(world(), whole.batch_size);
+  BatchLoader all(data, whole), shard(data, mine);
+  for (int i = 0; i < 3; ++i) {
+    const Batch a = all.next(), r = shard.next();
+    alone.step(a.inputs, a.images);
+    ranked.step(r.inputs, r.images);
+  }
+  const auto reference = state(alone), got = state(ranked);
+  CHECK(same_on_every_rank(got));
+  CHECK(relative_difference(got, reference) < 1e-4);
+
+  SrTrainer<4> batch_norm(o);
+  CHECK_THROWS_WITH_AS(batch_norm.distribute(world(), 4), doctest::Contains("synchronised batch norm"), ArgumentError);
+}
