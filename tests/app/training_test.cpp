@@ -22,7 +22,9 @@ struct FakeTrainer {
   long long it = 0;
   std::vector<std::string> writes;
   long long fail_at = -1;  // the step that throws (NonFiniteError), -1: none
+  dist::Communicator* comm = &dist::alone();
   long long iteration() const { return it; }
+  dist::Communicator& communicator() const { return *comm; }
   void save_checkpoint(const fs::path& path, const std::map<std::string, std::string>&) {
     writes.push_back("checkpoint " + path.filename().string() + " @" + std::to_string(it));
   }
@@ -34,6 +36,12 @@ struct FakeTrainer {
     if (it == fail_at) throw train::NonFiniteError("FakeTrainer: NaN at iteration " + std::to_string(it));
     return {3.0 / static_cast<double>(it), 1, 2};
   }
+};
+
+// Rank 1 of a data-parallel run of 2 (the root's stop decisions, summed in, are "go on").
+struct SecondRank final : dist::Communicator {
+  int rank() const override { return 1; }
+  int size() const override { return 2; }
 };
 
 app::TrainingFlags flags(const fs::path& dir) {
@@ -93,4 +101,29 @@ TEST_CASE("run_training continues a resumed run from the loop's first iteration"
   CHECK(app::run_training(
             "test", f, trainer, loop, {}, [&](long) { return trainer.step(); }, [](const fs::path&) {}) == 0);
   CHECK(trainer.writes == std::vector<std::string>{"model net.safetensors @5"});
+}
+
+TEST_CASE("run_training on a rank other than the root steps alike but writes, logs and prints nothing") {
+  testing::TempDir dir;
+  const auto f = flags(dir.path);
+  SecondRank second;
+  FakeTrainer trainer;
+  trainer.comm = &second;
+  app::TrainingLoop loop("test", f, 0, {"total", "a", "b"}, second.root());
+  int samples = 0;
+  CHECK(app::run_training(
+            "test", f, trainer, loop, {}, [&](long) { return trainer.step(); }, [&](const fs::path&) { ++samples; }) ==
+        0);
+  CHECK(trainer.it == 5);
+  CHECK(trainer.writes.empty());
+  CHECK(samples == 0);
+  CHECK_FALSE(fs::exists(f.log));
+
+  // A NaN reaches every rank alike (the combined loss): this one stops too, without a word.
+  FakeTrainer failing;
+  failing.comm = &second;
+  failing.fail_at = 2;
+  app::TrainingLoop again("test", f, 0, {"total", "a", "b"}, second.root());
+  CHECK(app::run_training(
+            "test", f, failing, again, {}, [&](long) { return failing.step(); }, [](const fs::path&) {}) == 1);
 }

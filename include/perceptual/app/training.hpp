@@ -19,6 +19,7 @@
 #include "perceptual/app/progress.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/strings.hpp"
+#include "perceptual/dist/communicator.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/train/checkpoint.hpp"
 #include "perceptual/train/data.hpp"
@@ -117,16 +118,19 @@ inline void report_resume(const char* program, const TrainingFlags& f, long long
 }
 
 // Iterations start+1 .. flags.iterations of a run: report() after each step logs its loss terms
-// (named by `columns`, "total" first) and updates the progress line.
+// (named by `columns`, "total" first) and updates the progress line. Of a data-parallel run's
+// ranks, the root alone (`root`) logs and prints.
 class TrainingLoop {
  public:
-  TrainingLoop(const char* program, const TrainingFlags& f, long start, std::vector<std::string> columns)
+  TrainingLoop(const char* program, const TrainingFlags& f, long start, std::vector<std::string> columns,
+               bool root = true)
       : program_(program),
         flags_(f),
         start_(start),
+        root_(root),
         names_(std::move(columns)),
         progress_(program, std::max(1L, f.iterations - start), f.print_every) {
-    if (f.log.empty()) return;
+    if (f.log.empty() || !root) return;
     const bool append = start > 0 && std::filesystem::exists(f.log);  // a resumed run continues its log
     log_.open(f.log, append ? std::ios::app : std::ios::trunc);
     if (!log_) throw FileError("--log: cannot write " + f.log);
@@ -142,6 +146,7 @@ class TrainingLoop {
 
   // terms: one value per column.
   void report(long it, const std::vector<double>& terms) {
+    if (!root_) return;
     std::string detail;
     for (std::size_t i = 1; i < terms.size() && i < names_.size(); ++i) {
       char buf[64];
@@ -179,6 +184,7 @@ class TrainingLoop {
 
   // Closes the log and says what was written.
   void finish(long long iteration) {
+    if (!root_) return;
     if (log_) log_.flush();
     std::fprintf(stderr, "%s: wrote %s after %lld iterations (%.1f s this run%s)\n", program_, flags_.output.c_str(),
                  iteration, progress_.seconds(), iteration < flags_.iterations ? ", stopped by --time-limit" : "");
@@ -188,6 +194,7 @@ class TrainingLoop {
   const char* program_;
   const TrainingFlags& flags_;
   long start_;
+  bool root_;
   std::vector<std::string> names_;
   Progress progress_;
   std::ofstream log_;
@@ -215,33 +222,53 @@ inline int report_stopped(const char* program, const std::exception& e, const Ke
   return 1;
 }
 
+// Whether the root's clock has passed --time-limit, decided for every rank at once (their clocks
+// differ, and all must stop after the same iteration).
+inline bool out_of_time_everywhere(const TrainingLoop& loop, dist::Communicator& comm) {
+  if (comm.size() == 1) return loop.out_of_time();
+  std::vector<double> stop{comm.root() && loop.out_of_time() ? 1.0 : 0.0};
+  comm.sum(stop);
+  return stop[0] > 0;
+}
+
 // Iterations loop.first() .. loop.last() of `trainer` (train::StyleTrainer or SrTrainer): step(it)
 // takes one step and returns its loss terms (the log's columns); sample(path) writes the sample
-// image. Checkpoints and samples as the flags ask, then the model, each with `metadata`. A NaN or
-// Inf, a full disk or a bad image stops the run, saying which checkpoint is kept. Returns the exit
-// status.
+// image. Checkpoints and samples as the flags ask, then the model, each with `metadata`; of a
+// data-parallel run's ranks, the root alone writes them. A NaN or Inf, a full disk or a bad image
+// stops the run, saying which checkpoint is kept; an error on one rank of several ends them all.
+// Returns the exit status.
 template <class Trainer, class Step, class Sample>
 int run_training(const char* program, const TrainingFlags& f, Trainer& trainer, TrainingLoop& loop,
                  const std::map<std::string, std::string>& metadata, Step step, Sample sample) {
+  dist::Communicator& comm = trainer.communicator();
   KeptCheckpoint kept{f.resume, loop.first() - 1};
   try {
     for (long it = loop.first(); it <= loop.last(); ++it) {
       loop.report(it, step(it));
-      if (loop.checkpoint_due(it)) {
+      if (loop.checkpoint_due(it) && comm.root()) {
         trainer.save_checkpoint(loop.checkpoint_path(), metadata);
         kept = {loop.checkpoint_path(), it};
       }
-      if (loop.sample_due(it)) sample(loop.sample_path(it));
-      if (loop.out_of_time()) break;
+      if (loop.sample_due(it) && comm.root()) sample(loop.sample_path(it));
+      if (out_of_time_everywhere(loop, comm)) break;
     }
     // Unless the last iteration's checkpoint is this one: each durable write costs a sync.
-    if (loop.final_checkpoint() && (kept.path != loop.checkpoint_path() || kept.iteration != trainer.iteration())) {
-      trainer.save_checkpoint(loop.checkpoint_path(), metadata);
-      kept = {loop.checkpoint_path(), trainer.iteration()};
+    if (comm.root()) {
+      if (loop.final_checkpoint() && (kept.path != loop.checkpoint_path() || kept.iteration != trainer.iteration())) {
+        trainer.save_checkpoint(loop.checkpoint_path(), metadata);
+        kept = {loop.checkpoint_path(), trainer.iteration()};
+      }
+      trainer.save_model(f.output, metadata);
     }
-    trainer.save_model(f.output, metadata);
   } catch (const Error& e) {
-    return report_stopped(program, e, kept);
+    // A NaN or Inf comes from the combined loss or gradients: every rank stops at it alike.
+    if (comm.size() == 1 || dynamic_cast<const train::NonFiniteError*>(&e))
+      return comm.root() ? report_stopped(program, e, kept) : 1;
+    if (comm.root())
+      report_stopped(program, e, kept);
+    else
+      std::fprintf(stderr, "%s: rank %d: error: %s\n", program, comm.rank(), e.what());
+    comm.abort(1);  // the other ranks would wait for this one's next sum forever
   }
   loop.finish(trainer.iteration());
   return 0;

@@ -5,6 +5,7 @@
 // one (mpirun, srun). Nothing here depends on a backend: gradients travel through the host.
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -27,10 +28,21 @@ class Communicator {
   virtual void sum(std::span<double>) {}
   // Returns once every rank has called it.
   virtual void barrier() {}
+  // Ends this process and every other rank's with exit status `status`: for an error on one rank,
+  // which the others, waiting in a sum, would never learn of.
+  [[noreturn]] virtual void abort(int status) { std::exit(status); }
 
   // The rank that writes files (checkpoints, logs, samples) and prints progress.
   bool root() const { return rank() == 0; }
 };
+
+// How many ranks a launcher (Open MPI's mpirun, Slurm's srun, a PMI one) started, from the
+// environment it gives each process; 0 when none started this one.
+inline int launched_ranks() {
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"})
+    if (const char* value = std::getenv(variable)) return std::max(1, std::atoi(value));
+  return 0;
+}
 
 // One process alone: what code without a communicator of its own uses.
 inline Communicator& alone() {

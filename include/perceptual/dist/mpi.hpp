@@ -1,7 +1,7 @@
 #pragma once
 // The MPI communicator (Open MPI: Debian's libopenmpi-dev): the ranks mpirun or srun started,
 // sums by MPI_Allreduce. Link MPI::MPI_CXX (CMake: perceptual::mpi). A program started without a
-// launcher runs alone and never initialises MPI (launched_by_mpi), so a single-machine run needs
+// launcher runs alone and never initialises MPI (launched_ranks), so a single-machine run needs
 // no mpirun and behaves as it does without MPI support.
 #include <mpi.h>
 
@@ -16,13 +16,6 @@
 #include "perceptual/dist/communicator.hpp"
 
 namespace perceptual::dist {
-
-// Whether a launcher (Open MPI's mpirun, Slurm's srun, a PMI/PMIx one) started this process.
-inline bool launched_by_mpi() {
-  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"})
-    if (std::getenv(variable)) return true;
-  return false;
-}
 
 class MpiCommunicator final : public Communicator {
  public:
@@ -52,11 +45,9 @@ class MpiCommunicator final : public Communicator {
   void sum(std::span<double> values) override { allreduce(values, MPI_DOUBLE); }
   void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
-  // Ends every rank's run (exit status `status`): for an error on one rank, which the others,
-  // waiting in a sum, would never learn of.
-  [[noreturn]] void abort(int status) {
+  [[noreturn]] void abort(int status) override {
     MPI_Abort(MPI_COMM_WORLD, status);
-    std::abort();
+    std::exit(status);
   }
 
  private:
@@ -84,7 +75,7 @@ class MpiCommunicator final : public Communicator {
 
 // The communicator of this process: MPI's when a launcher started it, else one process alone.
 inline std::unique_ptr<Communicator> world() {
-  if (launched_by_mpi()) return std::make_unique<MpiCommunicator>();
+  if (launched_ranks() > 0) return std::make_unique<MpiCommunicator>();
   return std::make_unique<Communicator>();
 }
 

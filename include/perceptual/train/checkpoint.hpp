@@ -95,7 +95,7 @@ class TrainingState {
     comm_ = &comm;
     batch_ = batch;
   }
-  const dist::Communicator& communicator() const { return *comm_; }
+  dist::Communicator& communicator() const { return *comm_; }
 
   // After the backward pass of a shard of `shard` images: the gradients and the loss terms
   // (`terms`, means over the shard, changed in place) made the global batch's on every rank.

@@ -130,6 +130,7 @@ class SrTrainer {
                           "not implemented): train on one rank, or with instance norm");
     state_.distribute(comm, batch);
   }
+  dist::Communicator& communicator() const { return state_.communicator(); }
 
   // Updates taken, the k of the next batch.
   std::int64_t iteration() const { return state_.iteration(); }

@@ -107,6 +107,7 @@ class StyleTrainer {
   // Data parallelism: see TrainingState::distribute. Each step's batch is this rank's shard of a
   // global batch of `batch`; the terms it returns and the update it takes are the global batch's.
   void distribute(dist::Communicator& comm, int batch) { state_.distribute(comm, batch); }
+  dist::Communicator& communicator() const { return state_.communicator(); }
 
   // Updates taken, the k of the next batch.
   std::int64_t iteration() const { return state_.iteration(); }

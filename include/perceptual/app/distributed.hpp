@@ -1,0 +1,31 @@
+#pragma once
+// The processes of a program's run: MPI's ranks when the program is built with MPI (CMake's
+// perceptual::mpi defines PERCEPTUAL_WITH_MPI) and a launcher (mpirun, srun) started it, else this
+// process alone. A single-machine run never touches MPI.
+#include <memory>
+#include <string>
+
+#include "perceptual/core/error.hpp"
+#include "perceptual/dist/communicator.hpp"
+#if defined(PERCEPTUAL_WITH_MPI)
+#include "perceptual/dist/mpi.hpp"
+#endif
+
+namespace perceptual::app {
+
+// This process's communicator, made on the first call. ArgumentError when a launcher started
+// several ranks of a program built without MPI: each would run the whole job and write the same files.
+inline dist::Communicator& world() {
+#if defined(PERCEPTUAL_WITH_MPI)
+  static const std::unique_ptr<dist::Communicator> world = dist::world();
+  return *world;
+#else
+  if (const int ranks = dist::launched_ranks(); ranks > 1)
+    throw ArgumentError("started as " + std::to_string(ranks) +
+                        " ranks, but this program was built without MPI: each rank would run the whole job (install "
+                        "libopenmpi-dev and rebuild; CMake's PERCEPTUAL_MPI)");
+  return dist::alone();
+#endif
+}
+
+}  // namespace perceptual::app
