@@ -1,11 +1,15 @@
 # The programs of examples/ and benchmarks/: name.cpp on the CPU and, with CUDA and when asked,
-# name_cuda.cu (the same program, a template on the backend, bound to the GPU); CLI11 flags.
+# name_cuda.cu (the same program, a template on the backend, bound to the GPU); CLI11 flags. With
+# MPI (cmake/perceptualMpi.cmake) the CPU programs can run as ranks of mpirun (app/distributed.hpp).
 find_package(CLI11 REQUIRED)
 
 function(perceptual_program name)
   cmake_parse_arguments(arg "CUDA" "" "" ${ARGN})
   add_executable(${name} ${name}.cpp)
   target_link_libraries(${name} PRIVATE perceptual::perceptual CLI11::CLI11 perceptual_warnings)
+  if(PERCEPTUAL_MPI)
+    target_link_libraries(${name} PRIVATE perceptual::mpi)
+  endif()
   if(arg_CUDA AND PERCEPTUAL_CUDA)
     add_executable(${name}_cuda ${name}_cuda.cu)
     perceptual_cuda_target(${name}_cuda)

@@ -34,7 +34,11 @@ function(perceptual_test_folder target extension)
     add_test(NAME ${rel} COMMAND ${target} --source-file=*/tests/${rel})
     # OpenMP threads wait passively: ctest runs tests side by side, and spinning threads then take
     # the cores their own process's other threads wait for (measured: a 2 s test took 43 s beside a build).
-    set_tests_properties(${rel} PROPERTIES ENVIRONMENT
-                         "PERCEPTUAL_SOURCE_DIR=${PROJECT_SOURCE_DIR};PERCEPTUAL_EXAMPLES_DIR=${PROJECT_BINARY_DIR}/examples;OMP_WAIT_POLICY=passive")
+    set(environment "PERCEPTUAL_SOURCE_DIR=${PROJECT_SOURCE_DIR};PERCEPTUAL_EXAMPLES_DIR=${PROJECT_BINARY_DIR}/examples;OMP_WAIT_POLICY=passive")
+    # The programs' data-parallel tests start them as ranks of mpiexec (root may: containers, CI).
+    if(PERCEPTUAL_MPI)
+      string(APPEND environment ";PERCEPTUAL_MPIEXEC=${MPIEXEC_EXECUTABLE};OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
+    endif()
+    set_tests_properties(${rel} PROPERTIES ENVIRONMENT "${environment}")
   endforeach()
 endfunction()

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <perceptual/app/device.hpp>
+#include <perceptual/app/distributed.hpp>
 #include <perceptual/app/training.hpp>
 
 namespace perceptual::examples {
@@ -55,9 +56,12 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
       .loss = train::parse_sr_loss(o.loss), .tv_weight = o.tv_weight, .lr = o.lr, .seed = o.seed};
   const std::vector<fs::path> folders(o.data.begin(), o.data.end());
   const train::ImageDataset dataset(folders);
-  if (to.loss == train::SrLoss::pixel && !o.weights.empty())
+  dist::Communicator& comm = app::world();
+  if (to.loss == train::SrLoss::pixel && !o.weights.empty() && comm.root())
     std::fprintf(stderr, "%s: note: --weights is not used by the pixel loss\n", program);
   train::SrTrainer<Factor, Norm, B> trainer(to, to.loss == train::SrLoss::feature ? fs::path(o.weights) : fs::path());
+  trainer.distribute(comm, o.batch_size);
+  const dist::Shard shard = dist::shard(o.batch_size, comm);
 
   // What a resumed run must agree on to continue the same run, and what the model file records
   // besides the trainer's settings (factor, norm, loss, tv_weight, value_range).
@@ -69,26 +73,30 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
     const auto checkpoint = trainer.load_checkpoint(o.resume);
     auto mine = run_meta;
     mine.merge(trainer.settings());
-    app::report_resume(program, o, trainer.iteration(), checkpoint, mine,
-                       {"data", "crop_size", "batch_size", "seed", "loss", "tv_weight"});
+    if (comm.root())
+      app::report_resume(program, o, trainer.iteration(), checkpoint, mine,
+                         {"data", "crop_size", "batch_size", "seed", "loss", "tv_weight"});
   }
   const long start = static_cast<long>(trainer.iteration());
-  std::fprintf(stderr,
-               "%s: x%d, %s loss, %s norm, %zu training images, %dx%d HR crops (%dx%d LR), batch %d, "
-               "iterations %ld..%d, on %s\n",
-               program, Factor, o.loss.c_str(), o.norm.c_str(), dataset.size(), o.crop_size, o.crop_size,
-               o.crop_size / Factor, o.crop_size / Factor, o.batch_size, start, o.iterations, device.c_str());
+  if (comm.root())
+    std::fprintf(stderr,
+                 "%s: x%d, %s loss, %s norm, %zu training images, %dx%d HR crops (%dx%d LR), batch %d, "
+                 "iterations %ld..%d, on %s%s\n",
+                 program, Factor, o.loss.c_str(), o.norm.c_str(), dataset.size(), o.crop_size, o.crop_size,
+                 o.crop_size / Factor, o.crop_size / Factor, o.batch_size, start, o.iterations, device.c_str(),
+                 app::ranks_text(comm).c_str());
 
   Tensor<float, Cpu> sample;
   if (!o.sample.empty()) sample = io::read_image<float>(o.sample);
-  app::TrainingLoop loop(program, o, start, {"total", "pixel", "feature", "tv"});
+  app::TrainingLoop loop(program, o, start, {"total", "pixel", "feature", "tv"}, comm.root());
   train::BatchLoader loader(dataset, {.image_size = o.crop_size,
                                       .batch_size = o.batch_size,
                                       .seed = o.seed,
                                       .threads = o.threads,
                                       .first_batch = trainer.iteration(),
                                       .crop = train::LoaderOptions::Crop::random,
-                                      .lr_factor = Factor});
+                                      .lr_factor = Factor,
+                                      .shard = shard});
   return app::run_training(
       program, o, trainer, loop, run_meta,
       [&](long) {

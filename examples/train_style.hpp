@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <perceptual/app/device.hpp>
+#include <perceptual/app/distributed.hpp>
 #include <perceptual/app/objective_options.hpp>
 #include <perceptual/app/training.hpp>
 
@@ -39,6 +40,9 @@ int train_style_run(const TrainStyleOptions& o, const char* program, const std::
   const std::vector<fs::path> folders(o.data.begin(), o.data.end());
   const train::ImageDataset dataset(folders);
   train::StyleTrainer<VggNet, nets::StyleTransformNet<>, B> trainer(to, o.weights, style);
+  dist::Communicator& comm = app::world();
+  trainer.distribute(comm, o.batch_size);
+  const dist::Shard shard = dist::shard(o.batch_size, comm);
 
   // What the model file records besides the objective's settings (the trainer adds those), and
   // what a resumed run must agree on to continue the same run.
@@ -50,23 +54,29 @@ int train_style_run(const TrainStyleOptions& o, const char* program, const std::
   if (!o.resume.empty()) {
     auto mine = run_meta;
     mine.merge(losses::to_metadata(o.objective));
-    app::report_resume(program, o, trainer.iteration(), trainer.load_checkpoint(o.resume), mine,
-                       {"data", "image_size", "batch_size", "seed", "style", "content_layers", "style_layers"});
+    const auto checkpoint = trainer.load_checkpoint(o.resume);
+    if (comm.root())
+      app::report_resume(program, o, trainer.iteration(), checkpoint, mine,
+                         {"data", "image_size", "batch_size", "seed", "style", "content_layers", "style_layers"});
   }
   const long start = static_cast<long>(trainer.iteration());
-  std::fprintf(stderr,
-               "%s: %zu training images, %dx%d crops, batch %d, style %s at %s, VGG-%d, iterations %ld..%d, on %s\n",
-               program, dataset.size(), o.image_size, o.image_size, o.batch_size, fs::path(o.style).filename().c_str(),
-               to_string(style.shape().spatial()).c_str(), VggNet::depth, start, o.iterations, device.c_str());
+  if (comm.root())
+    std::fprintf(stderr,
+                 "%s: %zu training images, %dx%d crops, batch %d, style %s at %s, VGG-%d, iterations %ld..%d, on "
+                 "%s%s\n",
+                 program, dataset.size(), o.image_size, o.image_size, o.batch_size,
+                 fs::path(o.style).filename().c_str(), to_string(style.shape().spatial()).c_str(), VggNet::depth, start,
+                 o.iterations, device.c_str(), app::ranks_text(comm).c_str());
 
   HostTensor sample;
   if (!o.sample.empty()) sample = io::resize_longer_side(io::read_image<float>(o.sample), o.image_size);
-  app::TrainingLoop loop(program, o, start, {"total", "content", "style", "tv"});
+  app::TrainingLoop loop(program, o, start, {"total", "content", "style", "tv"}, comm.root());
   train::BatchLoader loader(dataset, {.image_size = o.image_size,
                                       .batch_size = o.batch_size,
                                       .seed = o.seed,
                                       .threads = o.threads,
-                                      .first_batch = trainer.iteration()});
+                                      .first_batch = trainer.iteration(),
+                                      .shard = shard});
   return app::run_training(
       program, o, trainer, loop, run_meta,
       [&](long) {

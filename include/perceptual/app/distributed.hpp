@@ -28,4 +28,10 @@ inline dist::Communicator& world() {
 #endif
 }
 
+// ", 2 ranks" for a program's opening line (what it runs on); empty for one process.
+inline std::string ranks_text(const dist::Communicator& comm) {
+  if (comm.size() == 1) return "";
+  return ", " + std::to_string(comm.size()) + " ranks";
+}
+
 }  // namespace perceptual::app
