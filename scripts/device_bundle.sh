@@ -2,7 +2,7 @@
 # Builds, here, everything one GPU lease runs (scripts/device_check.sh) and packs it into one file
 # for the device tool to carry: the CUDA tests, transform_benchmark, speed_table_cuda,
 # train_style_cuda and train_sr_cuda (and the CPU train_style and train_sr that
-# tests/cuda/train_programs_test.cu compares them with), compiled for Hopper (sm_90 machine code
+# tests/cuda/train_programs_test.cpp compares them with), compiled for Hopper (sm_90 machine code
 # plus compute 7.5 PTX); the shared libraries they need that the device lacks (OpenBLAS,
 # libgfortran, libquadmath, stb: the device has the driver, cuBLAS and cuDNN and nothing from
 # Debian); the PyTorch reference script; and the data the run reads (the shared VGG-19, the
@@ -39,9 +39,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_TESTS=ON -DPER
   -DPERCEPTUAL_BUILD_BENCHMARKS=ON -DPERCEPTUAL_CUDA=ON -DPERCEPTUAL_CUDA_ARCHITECTURES="$archs" >/dev/null
 
 tests=()  # the CUDA test files, all in one executable (cuda_tests; cmake/perceptualTests.cmake)
-for source in tests/cuda/*_test.cu; do
+for source in tests/cuda/*_test.cpp; do
   name="${source##*/}"
-  tests+=("${name%.cu}")
+  tests+=("${name%.cpp}")
 done
 programs=(examples/train_style_cuda examples/train_sr_cuda examples/train_style examples/train_sr
           benchmarks/transform_benchmark benchmarks/speed_table_cuda)
@@ -62,7 +62,7 @@ done
 # Each CUDA test file as a program of its own, cuda_<file> (its cases in cuda_tests, chosen by
 # doctest's --source-file), as device_check.sh runs and reports them.
 for t in "${tests[@]}"; do
-  printf '#!/bin/sh\nexec "$(dirname "$0")/cuda_tests" --source-file="*/cuda/%s.cu" "$@"\n' "$t" >"$stage/bin/cuda_$t"
+  printf '#!/bin/sh\nexec "$(dirname "$0")/cuda_tests" --source-file="*/cuda/%s.cpp" "$@"\n' "$t" >"$stage/bin/cuda_$t"
   chmod +x "$stage/bin/cuda_$t"
 done
 
