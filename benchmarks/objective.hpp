@@ -6,7 +6,7 @@
 // (the mean over images per iteration, the feed-forward mean, where the baseline first beats it);
 // scripts/plot_objective.gp draws the summary. The baseline is the gatys program's own loop
 // (app/gatys.hpp). objective_main<B> is the whole program on backend B (objective.cpp: the CPU;
-// objective_cuda.cu: the GPU); images are read on the host and moved to B.
+// objective_cuda.cpp: the GPU); images are read on the host and moved to B.
 #include <CLI/CLI.hpp>
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 // image against the Gatys baseline's time for 100, 300 and 500 L-BFGS iterations of the same
 // objective (eq. 5), at several image sizes, with speed-ups and the frames per second of the
 // feed-forward net at 1920x1080. The baseline is the gatys program's own loop (app/gatys.hpp).
-// speed_table_main<B> is the whole program (speed_table.cpp: the CPU; speed_table_cuda.cu: the GPU).
+// speed_table_main<B> is the whole program (speed_table.cpp: the CPU; speed_table_cuda.cpp: the GPU).
 #include <CLI/CLI.hpp>
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 # The programs of examples/ and benchmarks/: name.cpp on the CPU and, with CUDA and when asked,
-# name_cuda.cu (the same program, a template on the backend, bound to the GPU); CLI11 flags. With
-# MPI (cmake/perceptualMpi.cmake) the CPU programs can run as ranks of mpirun (app/distributed.hpp).
+# name_cuda.cpp (the same program, a template on the backend, bound to the GPU; compiled by the host
+# compiler and linked to the backend's instances, cmake/perceptualCuda.cmake); CLI11 flags. With MPI
+# (cmake/perceptualMpi.cmake) both can run as ranks of mpirun (app/distributed.hpp).
 find_package(CLI11 REQUIRED)
 
 function(perceptual_program name)
@@ -11,8 +12,11 @@ function(perceptual_program name)
     target_link_libraries(${name} PRIVATE perceptual::mpi)
   endif()
   if(arg_CUDA AND PERCEPTUAL_CUDA)
-    add_executable(${name}_cuda ${name}_cuda.cu)
-    perceptual_cuda_target(${name}_cuda)
+    add_executable(${name}_cuda ${name}_cuda.cpp)
+    perceptual_cuda_program(${name}_cuda)
     target_link_libraries(${name}_cuda PRIVATE perceptual::perceptual CLI11::CLI11)
+    if(PERCEPTUAL_MPI)
+      target_link_libraries(${name}_cuda PRIVATE perceptual::mpi)
+    endif()
   endif()
 endfunction()

@@ -3,7 +3,7 @@
 // 2016, sec. 4.2): random HR crops of the training images, their LR inputs made by Gaussian blur
 // (sigma 1.0) and bicubic x1/factor, and Adam on the pixel loss or the feature loss at VGG relu2_2
 // (plus optional TV), with checkpoints that resume bit-identically (on either backend). The result
-// is read by super_resolve and eval_sr. train_sr.cpp builds it for the CPU, train_sr_cuda.cu for
+// is read by super_resolve and eval_sr. train_sr.cpp builds it for the CPU, train_sr_cuda.cpp for
 // the GPU.
 #include <CLI/CLI.hpp>
 

@@ -3,7 +3,7 @@
 // (Johnson et al. 2016, section 3): Adam on content_weight * feature loss + style_weight * style
 // loss + tv_weight * TV over batches of training images, with checkpoints that resume
 // bit-identically (on either backend). The result is read by stylize. train_style.cpp builds it
-// for the CPU, train_style_cuda.cu for the GPU.
+// for the CPU, train_style_cuda.cpp for the GPU.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Builds, here, everything one GPU lease runs (scripts/device_check.sh) and packs it into one file
-# for the device tool to carry: the CUDA tests, transform_benchmark, speed_table_cuda,
-# train_style_cuda and train_sr_cuda (and the CPU train_style and train_sr that
-# tests/cuda/train_programs_test.cu compares them with), compiled for Hopper (sm_90 machine code
-# plus compute 7.5 PTX); the shared libraries they need that the device lacks (OpenBLAS,
-# libgfortran, libquadmath, stb: the device has the driver, cuBLAS and cuDNN and nothing from
-# Debian); the PyTorch reference script; and the data the run reads (the shared VGG-19, the
-# Table 1 images, a training subset, the shipped model). Compiling on the device would spend
-# minutes of a 15-minute lease; this machine and the device are both x86-64, and this glibc (2.36)
-# is older than the device's.
+# for the device tool to carry: the CUDA tests (cuda_tests; cuda_header_only_test, nvcc's
+# header-only route), transform_benchmark, speed_table_cuda, train_style_cuda and train_sr_cuda
+# (and the CPU train_style and train_sr that tests/cuda/train_programs_test.cpp compares them
+# with), their kernels compiled for Hopper (sm_90 machine code plus compute 7.5 PTX); the shared
+# libraries they need that the device lacks (OpenBLAS, libgfortran, libquadmath, stb: the device
+# has the driver, cuBLAS and cuDNN and nothing from Debian); the PyTorch reference script; and the
+# data the run reads (the shared VGG-19, the Table 1 images, a training subset, the shipped model).
+# Compiling on the device would spend minutes of a 15-minute lease; this machine and the device are
+# both x86-64, and this glibc (2.36) is older than the device's.
 #
 # Shares build/ with scripts/test.sh (the same options, so neither rebuilds the other's work) and
 # writes .device/perceptual-device.tar.xz (ignored by git). Then, here:
@@ -39,17 +39,17 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_TESTS=ON -DPER
   -DPERCEPTUAL_BUILD_BENCHMARKS=ON -DPERCEPTUAL_CUDA=ON -DPERCEPTUAL_CUDA_ARCHITECTURES="$archs" >/dev/null
 
 tests=()  # the CUDA test files, all in one executable (cuda_tests; cmake/perceptualTests.cmake)
-for source in tests/cuda/*_test.cu; do
+for source in tests/cuda/*_test.cpp; do
   name="${source##*/}"
-  tests+=("${name%.cu}")
+  tests+=("${name%.cpp}")
 done
 programs=(examples/train_style_cuda examples/train_sr_cuda examples/train_style examples/train_sr
           benchmarks/transform_benchmark benchmarks/speed_table_cuda)
-cmake --build build -j "$(nproc)" --target cuda_tests "${programs[@]##*/}"
+cmake --build build -j "$(nproc)" --target cuda_tests cuda_header_only_test "${programs[@]##*/}"
 
 stage=build/bundle/perceptual-device
 rm -rf build/bundle && mkdir -p "$stage"/{bin,lib,data/weights,data/images/content,data/images/styles,data/train,models}
-cp build/tests/cuda/cuda_tests "$stage/bin/"
+cp build/tests/cuda/cuda_tests build/tests/cuda/cuda_header_only_test "$stage/bin/"
 for p in "${programs[@]}"; do cp build/"$p" "$stage/bin/"; done
 strip --strip-unneeded "$stage"/bin/*
 
@@ -62,7 +62,7 @@ done
 # Each CUDA test file as a program of its own, cuda_<file> (its cases in cuda_tests, chosen by
 # doctest's --source-file), as device_check.sh runs and reports them.
 for t in "${tests[@]}"; do
-  printf '#!/bin/sh\nexec "$(dirname "$0")/cuda_tests" --source-file="*/cuda/%s.cu" "$@"\n' "$t" >"$stage/bin/cuda_$t"
+  printf '#!/bin/sh\nexec "$(dirname "$0")/cuda_tests" --source-file="*/cuda/%s.cpp" "$@"\n' "$t" >"$stage/bin/cuda_$t"
   chmod +x "$stage/bin/cuda_$t"
 done
 
@@ -91,7 +91,7 @@ mv "$bundle.tmp" "$bundle"
 size=$(stat -c %s "$bundle")
 tree=$(git ls-files -z | xargs -0 stat -c %s | awk '{s += $1} END {print s}')
 echo "device_bundle.sh: wrote $bundle: $((size / 1048576)) MiB ($(du -sm "$stage" | cut -f1) MiB unpacked)" \
-  "with ${#tests[@]} tests, ${#programs[@]} programs, $(find "$stage/lib" -type f | wc -l) libraries, $(find "$stage/data" -type f | wc -l) data files"
+  "with $((${#tests[@]} + 1)) tests, ${#programs[@]} programs, $(find "$stage/lib" -type f | wc -l) libraries, $(find "$stage/data" -type f | wc -l) data files"
 # The device tool carries at most 64 MiB: the bundle and the tracked working tree together.
 if (( size > 60 * 1048576 || size + tree > 64 * 1048576 )); then
   echo "device_bundle.sh: too large to carry: bundle $((size / 1048576)) MiB + working tree $((tree / 1048576)) MiB" \

@@ -1,4 +1,5 @@
-# Installs the project into a scratch prefix and builds and runs tests/consumer against it.
+# Installs the project into a scratch prefix and builds and runs tests/consumer against it (and,
+# when the package has the CUDA backend, consumer_cuda).
 file(REMOVE_RECURSE ${WORK_DIR})
 function(run)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
@@ -11,3 +12,6 @@ run(${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
+if(EXISTS ${WORK_DIR}/build/consumer_cuda)
+  run(${WORK_DIR}/build/consumer_cuda)
+endif()

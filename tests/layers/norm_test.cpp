@@ -24,7 +24,7 @@ static_assert(InstanceNorm<3>::affine && !InstanceNorm<3, NoAffine>::affine);
 static_assert(InstanceNorm<8>::output_size({5, 7}) == Size2{5, 7});
 static_assert(BatchNorm<8>::output_size({5, 7}) == Size2{5, 7});
 // Statistics saved for backward are at least float: a bf16 mean would shift backward's x_hat by
-// a visible part of the spread (tests/cuda/norm_test.cu shows how far).
+// a visible part of the spread (tests/cuda/norm_test.cpp shows how far).
 static_assert(std::is_same_v<layers::detail::norm_statistic_t<bf16>, float>);
 static_assert(std::is_same_v<layers::detail::norm_statistic_t<float>, float>);
 static_assert(std::is_same_v<layers::detail::norm_statistic_t<double>, double>);

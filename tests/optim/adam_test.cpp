@@ -46,7 +46,7 @@ double rosenbrock(const T& x, T& g) {
 }  // namespace
 
 // Built-in floating types keep their moments in their own type (the CPU's float and double
-// behave as before); bf16's are float (tests/cuda/optim_test.cu checks why).
+// behave as before); bf16's are float (tests/cuda/optim_test.cpp checks why).
 static_assert(std::is_same_v<moment_t<double>, double>);
 static_assert(std::is_same_v<moment_t<float>, float>);
 static_assert(std::is_same_v<moment_t<bf16>, float>);

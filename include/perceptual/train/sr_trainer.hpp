@@ -4,7 +4,7 @@
 // x1/f), y_hat = f_W(x), then minimise the pixel loss ||y_hat - y||^2 / (CHW) or the feature loss
 // at VGG relu2_2 (eq. 2), plus tv_weight * TV(y_hat), over W with Adam. Inputs and outputs are RGB
 // in [0, 255] (the net's last layer is 127.5 * tanh + 127.5), the scale images are read at. The
-// training runs on backend B (Cpu, or Cuda in a .cu file); images may come from the host or B.
+// training runs on backend B (Cpu or Cuda); images may come from the host or B.
 // The program includes B's operations (backend/cpu/cpu.hpp or backend/cuda/cuda.hpp); train/ does not.
 #include <array>
 #include <cstdint>

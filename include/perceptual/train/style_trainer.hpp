@@ -4,7 +4,7 @@
 // weight * style loss(VGG(y), Grams of the style image) + tv_weight * TV(y) over W with Adam.
 // Checkpoints (train::TrainingState) hold everything a bit-identical continuation needs; the
 // batches come from train::BatchLoader, which depends on (seed, k). The training runs on backend B
-// (Cpu, or Cuda in a .cu file); images may come from the host or B, and are moved once per call.
+// (Cpu or Cuda); images may come from the host or B, and are moved once per call.
 // The program includes B's operations (backend/cpu/cpu.hpp or backend/cuda/cuda.hpp); train/ does not.
 #include <algorithm>
 #include <array>

@@ -1,7 +1,9 @@
 #pragma once
-// The CUDA backend: every operation family, for .cu files compiled by nvcc, checked here against
-// the backend contract (core/backend.hpp).
-// (bf16.hpp, check.hpp, handle.hpp, tensor.hpp and plan_cache.hpp also parse with a host compiler.)
+// The CUDA backend: every operation family, checked here against the backend contract
+// (core/backend.hpp). Parses with any compiler. Under nvcc each operation header also includes
+// its kernels and definitions (<op>.cuh), so a .cu file needs nothing else; a program compiled by a
+// host compiler (g++) gets the declarations only and links their explicit instances for float,
+// double and bf16 (instances.cu: CMake's perceptual::cuda_instances, with cudart, cuBLAS, cuDNN).
 #include "perceptual/backend/cuda/activation.hpp"
 #include "perceptual/backend/cuda/bf16.hpp"
 #include "perceptual/backend/cuda/check.hpp"

@@ -69,7 +69,7 @@ void check_same_terms(const Terms& a, const Terms& b) {
 }
 
 // One side of the comparison: Johnson et al.'s objective on the device in T, as
-// training_step_test.cu builds it, with Adam. Holds pointers into itself: built in place.
+// training_step_test.cpp builds it, with Adam. Holds pointers into itself: built in place.
 template <class T>
 struct DeviceTrainer {
   Model<StyleNet, Cuda, T> net;

@@ -44,7 +44,7 @@ TEST_CASE("PERCEPTUAL_CUDA_CHECK throws a CudaError naming the call, the file an
   } catch (const CudaError& e) {
     const std::string what = e.what();
     CHECK(what.find("cudaErrorInvalidValue") != std::string::npos);
-    CHECK(what.find("check_test.cu") != std::string::npos);
+    CHECK(what.find("check_test.cpp") != std::string::npos);
   }
 }
 

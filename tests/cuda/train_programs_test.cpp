@@ -52,7 +52,7 @@ struct Fixture {
 // all but the norm-fed biases (support/norm_fed.hpp) agree by norm within 2e-2: two Adam steps of lr 1e-3 from the same
 // start, where an entry whose gradient is within rounding of zero may move the other way (2e-3
 // after one step when the CPU is run against itself on inputs 1e-6 apart); a device that did not
-// train at all would be some 5e-2 away. tests/cuda/trainer_test.cu checks the numbers closely.
+// train at all would be some 5e-2 away. tests/cuda/trainer_test.cpp checks the numbers closely.
 void check_same_model(const fs::path& cpu_file, const fs::path& cuda_file) {
   const io::SafetensorsFile e(cpu_file), a(cuda_file);
   auto me = e.metadata(), ma = a.metadata();

@@ -113,7 +113,7 @@ TEST_CASE("VGG-19 to relu3_4 on a 4x256x256 batch matches the CPU backend: featu
   MESSAGE("measured: worst feature " << worst_feature << ", input gradient " << gradient_error);
 }
 
-// As trainer_test.cu's first case, at train_style's sizes and default layers (content relu2_2,
+// As trainer_test.cpp's first case, at train_style's sizes and default layers (content relu2_2,
 // style relu1_2..relu4_3) and a 256x256 style image: the loss terms, every gradient, and the
 // parameters after Adam's first step (lr * g / (|g| + eps), about lr * sign(g), so an entry whose
 // gradient is within rounding of zero may move the other way: every entry within 2 lr, at most 1%
