@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <perceptual/app/distributed.hpp>
 #include <perceptual/app/images.hpp>
 #include <perceptual/app/options.hpp>
 #include <perceptual/app/style_nets.hpp>
@@ -81,16 +82,18 @@ int run(const Options& o, const io::SafetensorsFile& file, Load load) {
   load(net, file);
   net.eval();
   const app::Batching batching{o.batch, batch_pixels};
-  return app::transform_images("stylize", o, o.suffix_or("_" + fs::path(o.model).stem().string()), batching,
-                               [&](const TensorF& image) {
-                                 NoGrad no_grad;  // inference: the layers keep nothing for backward
-                                 TensorF y;
-                                 if constexpr (std::is_same_v<Net, nets::EngstromNet>)
-                                   y = stylize_engstrom(net, image, o.crop_to_input || o.preserve_colors);
-                                 else
-                                   y = stylize_johnson(net, image);
-                                 return o.preserve_colors ? preserve_colors(y, image) : y;
-                               });
+  return app::transform_images(
+      "stylize", o, o.suffix_or("_" + fs::path(o.model).stem().string()), batching,
+      [&](const TensorF& image) {
+        NoGrad no_grad;  // inference: the layers keep nothing for backward
+        TensorF y;
+        if constexpr (std::is_same_v<Net, nets::EngstromNet>)
+          y = stylize_engstrom(net, image, o.crop_to_input || o.preserve_colors);
+        else
+          y = stylize_johnson(net, image);
+        return o.preserve_colors ? preserve_colors(y, image) : y;
+      },
+      app::world());
 }
 
 }  // namespace
@@ -126,7 +129,9 @@ int main(int argc, char** argv) {
   return app::report_errors("stylize", [&] {
     const io::SafetensorsFile file(o.model);
     const std::string preset = o.preset == "auto" ? app::detect_preset(file) : o.preset;
-    std::fprintf(stderr, "stylize: %s network from %s\n", preset.c_str(), o.model.c_str());
+    if (const dist::Communicator& comm = app::world(); comm.root())
+      std::fprintf(stderr, "stylize: %s network from %s%s\n", preset.c_str(), o.model.c_str(),
+                   app::ranks_text(comm).c_str());
     if (preset == "engstrom")
       return run<nets::EngstromNet>(o, file, [](auto& net, const auto& f) { nets::load_engstrom(net, f); });
     if (file.has("conv1.norm.running_mean"))  // trained with batch norm

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <perceptual/app/distributed.hpp>
 #include <perceptual/app/images.hpp>
 #include <perceptual/app/options.hpp>
 #include <perceptual/backend/cpu/cpu.hpp>
@@ -36,12 +37,17 @@ TensorF match_to_bicubic(const TensorF& sr, const TensorF& lr) {
 int run(const Options& o) {
   nets::SuperResolver net(o.model);
   const int f = net.factor();
-  std::fprintf(stderr, "super_resolve: x%d network (%s norm) from %s\n", f,
-               net.info().batch_norm ? "batch" : "instance", o.model.c_str());
-  return app::transform_images("super_resolve", o, o.suffix_or("_x" + std::to_string(f)), {}, [&](const TensorF& lr) {
-    const TensorF sr = net.upscale(lr);
-    return o.histogram_match ? match_to_bicubic(sr, lr) : sr;
-  });
+  dist::Communicator& comm = app::world();
+  if (comm.root())
+    std::fprintf(stderr, "super_resolve: x%d network (%s norm) from %s%s\n", f,
+                 net.info().batch_norm ? "batch" : "instance", o.model.c_str(), app::ranks_text(comm).c_str());
+  return app::transform_images(
+      "super_resolve", o, o.suffix_or("_x" + std::to_string(f)), {},
+      [&](const TensorF& lr) {
+        const TensorF sr = net.upscale(lr);
+        return o.histogram_match ? match_to_bicubic(sr, lr) : sr;
+      },
+      comm);
 }
 
 }  // namespace

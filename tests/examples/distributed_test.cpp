@@ -7,12 +7,21 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
 #include <string>
 
+#include "perceptual/core/model.hpp"
+#include "perceptual/io/image.hpp"
+#include "perceptual/io/parameters.hpp"
 #include "perceptual/io/safetensors.hpp"
+#include "perceptual/nets/transform.hpp"
 #include "support/csv.hpp"
 #include "support/data_parallel.hpp"
 #include "support/program.hpp"
+#include "support/random.hpp"
+#include "support/temp_dir.hpp"
 #include "support/tiny_training_data.hpp"
 
 using namespace perceptual;
@@ -20,7 +29,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const testing::Program train_style("train_style"), train_sr("train_sr");
+const testing::Program train_style("train_style"), train_sr("train_sr"), stylize("stylize");
 
 // mpiexec, or an empty string after saying why the test skips.
 std::string mpiexec() {
@@ -98,4 +107,40 @@ TEST_CASE("train_sr on 2 ranks: instance norm matches one process; batch norm is
   CHECK(batch_norm.status != 0);
   CHECK(batch_norm.output.find("synchronised batch norm is not implemented") != std::string::npos);
   CHECK_FALSE(fs::exists(f.dir / "bn.safetensors"));
+}
+
+TEST_CASE("stylize on 2 ranks shares a folder's images: each written once, as one process writes it") {
+  const std::string launcher = mpiexec();
+  if (launcher.empty() || !stylize.available()) return;
+  testing::TempDir dir;
+  Model<nets::StyleTransformNet<>, Cpu, float> net;
+  net.initialize(4);
+  io::save_parameters(net, dir / "net.safetensors", {{"architecture", "johnson-style"}});
+  fs::create_directories(dir / "in");
+  std::mt19937_64 rng(6);
+  for (int i = 0; i < 5; ++i)
+    io::write_image(random_tensor<float>({1, 3, 12 + i, 16}, rng, 0, 255),
+                    dir / "in" / ("p" + std::to_string(i) + ".png"));
+  std::ofstream(dir / "in" / "broken.png") << "not a PNG";
+  const std::string args =
+      "-m " + testing::quoted(dir / "net.safetensors") + " " + testing::quoted(dir / "in") + " -o ";
+
+  REQUIRE(stylize.run(args + testing::quoted(dir / "one")).status == 0);
+  const auto two = run_two_ranks(launcher, stylize, args + testing::quoted(dir / "two"));
+  INFO(two.output);
+  REQUIRE(two.status == 0);                            // a broken file in a folder is skipped, as by one process
+  CHECK(count(two.output, "stylize: 5 images") == 1);  // all ranks' count, said once
+  CHECK(count(two.output, "skipped") == 1);
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(dir / "two")) names.insert(entry.path().filename().string());
+  CHECK(names.size() == 5);
+  for (const auto& name : names) {
+    // One thread per rank against two in one process: the float sums may round apart, by a gray level at most.
+    const auto a = io::read_image<float>(dir / "one" / name).to_host(),
+               b = io::read_image<float>(dir / "two" / name).to_host();
+    REQUIRE(a.size() == b.size());
+    float most = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) most = std::max(most, std::abs(a[i] - b[i]));
+    CHECK(most <= 1);
+  }
 }

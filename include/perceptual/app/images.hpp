@@ -18,6 +18,7 @@
 #include "perceptual/app/options.hpp"
 #include "perceptual/app/timing.hpp"
 #include "perceptual/core/error.hpp"
+#include "perceptual/dist/communicator.hpp"
 #include "perceptual/io/image.hpp"
 #include "perceptual/train/data.hpp"
 
@@ -110,10 +111,12 @@ inline Tensor<float, Cpu> stack(const std::vector<Tensor<float, Cpu>>& images) {
 // images of one size, as `batching` allows) and writes each result as
 // output_dir/<name><suffix>.<format> (output_dir created if needed; never over an input, never twice
 // in one run), printing a line per image with the time of `transform` alone (a batch's shared out),
-// and the mean time. Returns the exit status: 1 when a named input failed or no image was done.
+// and the mean time. Over the ranks of `comm`, rank r takes the inputs r, r + N, r + 2N, ... of the
+// one sorted list every rank makes, and the counts and the mean are all ranks'. Returns the exit
+// status (the same on every rank): 1 when a named input failed or no image was done.
 template <class Transform>
 int transform_images(const std::string& program_name, const TransformFlags& flags, const std::string& suffix,
-                     Batching batching, Transform transform) {
+                     Batching batching, Transform transform, dist::Communicator& comm = dist::alone()) {
   const char* program = program_name.c_str();
   const auto images = collect_images(flags.inputs, program_name);
   const std::filesystem::path output_dir(flags.output_dir);
@@ -164,15 +167,20 @@ int transform_images(const std::string& program_name, const TransformFlags& flag
     }
     batch.clear();
   };
-  for (const auto& image : images) {
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    const InputImage& image = images[i];
     const auto out = output_dir / (image.path.stem().string() + suffix + "." + flags.format);
+    // Every rank keeps the list of outputs, so that the input that would write one twice is known
+    // to the rank that has it.
+    const bool repeated = !written.insert(out).second;
+    if (static_cast<int>(i % static_cast<std::size_t>(comm.size())) != comm.rank()) continue;
     try {
       // An empty suffix (or a folder of results given back as input) must not replace an input, nor
       // may two inputs with one stem (a.jpg, a.png) write one output.
       if (std::filesystem::exists(out, ec) && std::filesystem::equivalent(out, image.path, ec))
         throw FileError(out.string() +
                         " is this input: writing it would replace it (use another --output-dir or --suffix)");
-      if (!written.insert(out).second)
+      if (repeated)
         throw FileError(out.string() + " was already written for another input of the same name in this run");
       Tensor<float, Cpu> x = io::read_image<float>(image.path);
       if (!batch.empty() &&
@@ -184,8 +192,14 @@ int transform_images(const std::string& program_name, const TransformFlags& flag
     }
   }
   run_batch();
-  if (done > 1) std::fprintf(stderr, "%s: %d images, %.2f s per image\n", program, done, total_seconds / done);
-  if (done == 0 && failures == 0) std::fprintf(stderr, "%s: no images\n", program);
+  std::vector<double> counts{static_cast<double>(done), static_cast<double>(failures), total_seconds};
+  comm.sum(counts);
+  done = static_cast<int>(counts[0]);
+  failures = static_cast<int>(counts[1]);
+  if (comm.root()) {
+    if (done > 1) std::fprintf(stderr, "%s: %d images, %.2f s per image\n", program, done, counts[2] / done);
+    if (done == 0 && failures == 0) std::fprintf(stderr, "%s: no images\n", program);
+  }
   return failures > 0 || done == 0 ? 1 : 0;
 }
 
