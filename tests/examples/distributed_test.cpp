@@ -62,18 +62,19 @@ std::size_t count(const std::string& text, const std::string& part) {
 
 }  // namespace
 
-TEST_CASE("train_style on 2 ranks of mpirun: one process's model within float rounding; one log, one line") {
+TEST_CASE("train_style on 2 ranks: one process's model within float rounding, one log; it resumes on 1 rank") {
   const std::string launcher = mpiexec();
   if (launcher.empty() || !train_style.available()) return;
   testing::TinyTrainingData f;
-  const std::string args =
+  const std::string common =
       "--style " + testing::quoted(f.dir / "style.png") + " --weights " + testing::quoted(f.dir / "vgg.safetensors") +
       " --data " + testing::quoted(f.dir / "data") +
-      " --content-layers relu2_2 --style-layers relu1_2,relu2_2 --image-size 16 --seed 5 --threads 1 -n 3";
-  const auto one = train_style.run(args + " --batch-size 4 -o " + testing::quoted(f.dir / "one.safetensors"));
+      " --content-layers relu2_2 --style-layers relu1_2,relu2_2 --image-size 16 --seed 5 --threads 1";
+  const std::string args = common + " --batch-size 4";
+  const auto one = train_style.run(args + " -n 3 -o " + testing::quoted(f.dir / "one.safetensors"));
   REQUIRE(one.status == 0);
   const auto two = run_two_ranks(launcher, train_style,
-                                 args + " --batch-size 4 -o " + testing::quoted(f.dir / "two.safetensors") + " --log " +
+                                 args + " -n 3 -o " + testing::quoted(f.dir / "two.safetensors") + " --log " +
                                      testing::quoted(f.dir / "two.csv") + " --checkpoint-every 2");
   INFO(two.output);
   REQUIRE(two.status == 0);
@@ -83,8 +84,18 @@ TEST_CASE("train_style on 2 ranks of mpirun: one process's model within float ro
   CHECK(fs::exists(f.dir / "two.ckpt.safetensors"));
   testing::check_data_parallel_close(values(f.dir / "one.safetensors"), values(f.dir / "two.safetensors"), 1e-3, 3);
 
+  // Two ranks' checkpoint resumes in one process (the same global batch): one process's run again.
+  REQUIRE(run_two_ranks(launcher, train_style,
+                        args + " -n 2 --checkpoint-every 2 -o " + testing::quoted(f.dir / "half.safetensors"))
+              .status == 0);
+  const auto resumed = train_style.run(args + " -n 3 --resume " + testing::quoted(f.dir / "half.ckpt.safetensors") +
+                                       " -o " + testing::quoted(f.dir / "resumed.safetensors"));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  testing::check_data_parallel_close(values(f.dir / "one.safetensors"), values(f.dir / "resumed.safetensors"), 1e-3, 3);
+
   // A global batch smaller than the ranks: a clear error, not a hang.
-  const auto small = run_two_ranks(launcher, train_style, args + " --batch-size 1 -o x.safetensors");
+  const auto small = run_two_ranks(launcher, train_style, common + " -n 3 --batch-size 1 -o x.safetensors");
   INFO(small.output);
   CHECK(small.status != 0);
   CHECK(small.output.find("a global batch of 1 cannot be shared by 2 ranks") != std::string::npos);

@@ -22,8 +22,9 @@ inline dist::Communicator& world() {
 #else
   if (const int ranks = dist::launched_ranks(); ranks > 1)
     throw ArgumentError("started as " + std::to_string(ranks) +
-                        " ranks, but this program was built without MPI: each rank would run the whole job (install "
-                        "libopenmpi-dev and rebuild; CMake's PERCEPTUAL_MPI)");
+                        " ranks, but this program was built without MPI (the CUDA programs are, until they sum over "
+                        "NCCL): each rank would run the whole job. For the CPU programs, install libopenmpi-dev and "
+                        "rebuild (CMake's PERCEPTUAL_MPI)");
   return dist::alone();
 #endif
 }

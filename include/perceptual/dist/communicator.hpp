@@ -36,11 +36,15 @@ class Communicator {
   bool root() const { return rank() == 0; }
 };
 
-// How many ranks a launcher (Open MPI's mpirun, Slurm's srun, a PMI one) started, from the
-// environment it gives each process; 0 when none started this one.
+// How many ranks a launcher started, from the environment it gives each process: Open MPI's
+// mpirun (OMPI_COMM_WORLD_SIZE), a PMI-2 launcher such as MPICH's or `srun --mpi=pmi2`
+// (PMI_SIZE), `srun --mpi=pmix` (PMIX_RANK, with the step's SLURM_STEP_NUM_TASKS). 0 when none
+// started this one (a batch script's own SLURM_NTASKS does not count: the script is one process).
 inline int launched_ranks() {
-  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"})
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
     if (const char* value = std::getenv(variable)) return std::max(1, std::atoi(value));
+  if (std::getenv("PMIX_RANK"))
+    if (const char* value = std::getenv("SLURM_STEP_NUM_TASKS")) return std::max(1, std::atoi(value));
   return 0;
 }
 
