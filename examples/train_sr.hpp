@@ -61,7 +61,6 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
     std::fprintf(stderr, "%s: note: --weights is not used by the pixel loss\n", program);
   train::SrTrainer<Factor, Norm, B> trainer(to, to.loss == train::SrLoss::feature ? fs::path(o.weights) : fs::path());
   trainer.distribute(comm, o.batch_size);
-  const dist::Shard shard = dist::shard(o.batch_size, comm);
 
   // What a resumed run must agree on to continue the same run, and what the model file records
   // besides the trainer's settings (factor, norm, loss, tv_weight, value_range).
@@ -89,14 +88,10 @@ int train_sr_run(const TrainSrOptions& o, const char* program, const std::string
   Tensor<float, Cpu> sample;
   if (!o.sample.empty()) sample = io::read_image<float>(o.sample);
   app::TrainingLoop loop(program, o, start, {"total", "pixel", "feature", "tv"}, comm.root());
-  train::BatchLoader loader(dataset, {.image_size = o.crop_size,
-                                      .batch_size = o.batch_size,
-                                      .seed = o.seed,
-                                      .threads = o.threads,
-                                      .first_batch = trainer.iteration(),
-                                      .crop = train::LoaderOptions::Crop::random,
-                                      .lr_factor = Factor,
-                                      .shard = shard});
+  train::LoaderOptions lo = app::loader_options(o, o.crop_size, trainer);
+  lo.crop = train::LoaderOptions::Crop::random;
+  lo.lr_factor = Factor;
+  train::BatchLoader loader(dataset, lo);
   return app::run_training(
       program, o, trainer, loop, run_meta,
       [&](long) {

@@ -42,7 +42,6 @@ int train_style_run(const TrainStyleOptions& o, const char* program, const std::
   train::StyleTrainer<VggNet, nets::StyleTransformNet<>, B> trainer(to, o.weights, style);
   dist::Communicator& comm = app::world();
   trainer.distribute(comm, o.batch_size);
-  const dist::Shard shard = dist::shard(o.batch_size, comm);
 
   // What the model file records besides the objective's settings (the trainer adds those), and
   // what a resumed run must agree on to continue the same run.
@@ -71,12 +70,7 @@ int train_style_run(const TrainStyleOptions& o, const char* program, const std::
   HostTensor sample;
   if (!o.sample.empty()) sample = io::resize_longer_side(io::read_image<float>(o.sample), o.image_size);
   app::TrainingLoop loop(program, o, start, {"total", "content", "style", "tv"}, comm.root());
-  train::BatchLoader loader(dataset, {.image_size = o.image_size,
-                                      .batch_size = o.batch_size,
-                                      .seed = o.seed,
-                                      .threads = o.threads,
-                                      .first_batch = trainer.iteration(),
-                                      .shard = shard});
+  train::BatchLoader loader(dataset, app::loader_options(o, o.image_size, trainer));
   return app::run_training(
       program, o, trainer, loop, run_meta,
       [&](long) {

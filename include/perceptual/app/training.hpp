@@ -88,6 +88,19 @@ inline void check_batch_memory(const TrainingFlags& f, const char* size_option, 
                         "; lower --batch-size or " + size_option);
 }
 
+// A training run's loader: the flags' global batch, seed and decoding threads, from the trainer's
+// next batch (a resumed run goes on where it stopped), this rank's shard of each batch
+// (ArgumentError when the batch is smaller than the ranks). `image_size`: the crops' side.
+template <class Trainer>
+train::LoaderOptions loader_options(const TrainingFlags& f, int image_size, const Trainer& trainer) {
+  return {.image_size = image_size,
+          .batch_size = f.batch_size,
+          .seed = f.seed,
+          .threads = f.threads,
+          .first_batch = trainer.iteration(),
+          .shard = dist::shard(f.batch_size, trainer.communicator())};
+}
+
 // The metadata every training program records: data (the folders, comma-separated), batch_size,
 // seed, lr and command_line.
 inline std::map<std::string, std::string> run_metadata(const TrainingFlags& f) {
