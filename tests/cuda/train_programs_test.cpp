@@ -26,11 +26,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A path in single quotes, for the shell.
-std::string quoted(const fs::path& p) {
-  return std::string(1, '\'').append(p.string()).append(1, '\'');
-}
-
 fs::path program(const std::string& name) {
   return testing::find_program("PERCEPTUAL_EXAMPLES_DIR", name);
 }
@@ -85,7 +80,7 @@ void check_cuda_program(const std::string& name, const std::string& args, const 
   // The GPU builds compute in TF32 by default; NVIDIA's own switch, which they obey, asks for the
   // exact float32 arithmetic the CPU build does.
   ::setenv("NVIDIA_TF32_OVERRIDE", "0", 1);
-  auto r = testing::run_program(cuda, common + "-o " + quoted(f.dir / "cuda.safetensors"));
+  auto r = testing::run_program(cuda, common + "-o " + testing::quoted(f.dir / "cuda.safetensors"));
   INFO(r.output);
   if (!cuda::device_available()) {
     CHECK(r.status == 1);
@@ -101,13 +96,13 @@ void check_cuda_program(const std::string& name, const std::string& args, const 
   CHECK(r.output.find(", on cuda (") != std::string::npos);
   CHECK(r.output.find(", exact float32)") != std::string::npos);
   if (!testing::program_available(cpu, "PERCEPTUAL_EXAMPLES_DIR")) return;
-  r = testing::run_program(cpu, common + "-o " + quoted(f.dir / "cpu.safetensors"));
+  r = testing::run_program(cpu, common + "-o " + testing::quoted(f.dir / "cpu.safetensors"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   check_same_model(f.dir / "cpu.safetensors", f.dir / "cuda.safetensors");
 
-  r = testing::run_program(cpu, args + " -n 3 --seed 5 --resume " + quoted(f.dir / "cuda.ckpt.safetensors") + " -o " +
-                                    quoted(f.dir / "resumed.safetensors"));
+  r = testing::run_program(cpu, args + " -n 3 --seed 5 --resume " + testing::quoted(f.dir / "cuda.ckpt.safetensors") +
+                                    " -o " + testing::quoted(f.dir / "resumed.safetensors"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find(name + ": resumed") != std::string::npos);
@@ -119,8 +114,8 @@ void check_cuda_program(const std::string& name, const std::string& args, const 
 TEST_CASE("train_style_cuda trains as train_style does, or says that there is no device") {
   Fixture f;
   check_cuda_program("train_style",
-                     "--style " + quoted(f.dir / "style.png") + " --weights " + quoted(f.dir / "vgg.safetensors") +
-                         " --data " + quoted(f.dir / "data") +
+                     "--style " + testing::quoted(f.dir / "style.png") + " --weights " +
+                         testing::quoted(f.dir / "vgg.safetensors") + " --data " + testing::quoted(f.dir / "data") +
                          " --style-layers relu1_2,relu2_2 --style-weight 1e-2 --image-size 16 --batch-size 2",
                      f);
 }
@@ -128,7 +123,7 @@ TEST_CASE("train_style_cuda trains as train_style does, or says that there is no
 TEST_CASE("train_sr_cuda trains as train_sr does, or says that there is no device") {
   Fixture f;
   check_cuda_program("train_sr",
-                     "--data " + quoted(f.dir / "data") + " --factor 4 --loss feature --weights " +
-                         quoted(f.dir / "vgg.safetensors") + " --tv-weight 1e-4 --crop-size 24 --batch-size 2",
+                     "--data " + testing::quoted(f.dir / "data") + " --factor 4 --loss feature --weights " +
+                         testing::quoted(f.dir / "vgg.safetensors") + " --tv-weight 1e-4 --crop-size 24 --batch-size 2",
                      f);
 }

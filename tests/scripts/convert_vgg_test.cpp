@@ -2,6 +2,7 @@
 // reads what it writes with our SafetensorsFile.
 #include <doctest/doctest.h>
 
+#include "support/program.hpp"
 #include "support/temp_dir.hpp"
 
 #include <cmath>
@@ -31,15 +32,9 @@ namespace {
 
 using testing::TempDir;
 
-std::string quoted(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // The command's exit code (its output goes to `log`).
 int run(const std::string& command, const fs::path& log) {
-  const int status = std::system((command + " >" + quoted(log.string()) + " 2>&1").c_str());
+  const int status = std::system((command + " >" + testing::quoted(log.string()) + " 2>&1").c_str());
 #if defined(__unix__) || defined(__APPLE__)
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 #else
@@ -64,7 +59,8 @@ std::optional<std::string> find_python(const std::string& modules, const TempDir
   candidates.emplace_back("python3");
   candidates.emplace_back("/usr/bin/python3");
   for (const auto& python : candidates)
-    if (run(quoted(python) + " -c " + quoted("import " + modules), dir / "probe.log") == 0) return python;
+    if (run(testing::quoted(python) + " -c " + testing::quoted("import " + modules), dir / "probe.log") == 0)
+      return python;
   return std::nullopt;
 }
 
@@ -82,13 +78,13 @@ TEST_CASE("convert_vgg.py --help describes its options") {
     MESSAGE("skipped: no python3 found");
     return;
   }
-  REQUIRE(run(quoted(*python) + " " + quoted(script.string()) + " --help", dir / "help.log") == 0);
+  REQUIRE(run(testing::quoted(*python) + " " + testing::quoted(script.string()) + " --help", dir / "help.log") == 0);
   const std::string help = read_text(dir / "help.log");
   for (const char* option : {"--arch", "--weights", "--pretrained", "--random-init", "--seed", "--output"})
     CHECK(help.find(option) != std::string::npos);
   // Bad arguments fail with a non-zero status rather than writing anything.
-  CHECK(run(quoted(*python) + " " + quoted(script.string()) + " --arch vgg13 --random-init --output " +
-                quoted((dir / "x.safetensors").string()),
+  CHECK(run(testing::quoted(*python) + " " + testing::quoted(script.string()) +
+                " --arch vgg13 --random-init --output " + testing::quoted((dir / "x.safetensors").string()),
             dir / "bad.log") != 0);
   CHECK_FALSE(fs::exists(dir / "x.safetensors"));
 }
@@ -104,9 +100,9 @@ TEST_CASE("a random VGG-16 converts to conv1_1..conv5_3 with torchvision's norma
     return;
   }
   const fs::path out = dir / "vgg16.safetensors", summary = dir / "summary.json";
-  const std::string command = quoted(*python) + " " + quoted(script.string()) +
-                              " --arch vgg16 --random-init --seed 5 --output " + quoted(out.string()) + " --summary " +
-                              quoted(summary.string());
+  const std::string command = testing::quoted(*python) + " " + testing::quoted(script.string()) +
+                              " --arch vgg16 --random-init --seed 5 --output " + testing::quoted(out.string()) +
+                              " --summary " + testing::quoted(summary.string());
   INFO(command);
   const int rc = run(command, dir / "convert.log");
   INFO(read_text(dir / "convert.log"));
@@ -169,12 +165,13 @@ TEST_CASE("a saved torchvision VGG-19 state dict converts by torchvision's featu
                           "json.dump({'conv3_1.bias': state['module.features.10.bias'][:4].tolist(),\n"
                           "           'conv3_4.weight': state['module.features.16.weight'].flatten()[:4].tolist()},\n"
                           "          open(sys.argv[2], 'w'))\n";
-  REQUIRE(run(quoted(*python) + " " + quoted(maker.string()) + " " + quoted(pth.string()) + " " +
-                  quoted(reference.string()),
+  REQUIRE(run(testing::quoted(*python) + " " + testing::quoted(maker.string()) + " " + testing::quoted(pth.string()) +
+                  " " + testing::quoted(reference.string()),
               dir / "make.log") == 0);
   const fs::path out = dir / "vgg19.safetensors";
-  const int rc = run(quoted(*python) + " " + quoted(script.string()) + " --arch vgg19 --last conv3_4 --weights " +
-                         quoted(pth.string()) + " --output " + quoted(out.string()),
+  const int rc = run(testing::quoted(*python) + " " + testing::quoted(script.string()) +
+                         " --arch vgg19 --last conv3_4 --weights " + testing::quoted(pth.string()) + " --output " +
+                         testing::quoted(out.string()),
                      dir / "convert.log");
   INFO(read_text(dir / "convert.log"));
   REQUIRE(rc == 0);
@@ -200,8 +197,8 @@ TEST_CASE("a saved torchvision VGG-19 state dict converts by torchvision's featu
   }
 
   // A state dict of the other network is refused, naming the mismatch.
-  CHECK(run(quoted(*python) + " " + quoted(script.string()) + " --arch vgg16 --weights " + quoted(pth.string()) +
-                " --output " + quoted((dir / "wrong.safetensors").string()),
+  CHECK(run(testing::quoted(*python) + " " + testing::quoted(script.string()) + " --arch vgg16 --weights " +
+                testing::quoted(pth.string()) + " --output " + testing::quoted((dir / "wrong.safetensors").string()),
             dir / "wrong.log") == 1);
   CHECK(read_text(dir / "wrong.log").find("vgg16") != std::string::npos);
 }

@@ -33,12 +33,17 @@ inline bool program_available(const std::filesystem::path& program, const char* 
   return false;
 }
 
-// `args` goes through the shell as written: quote paths with spaces.
+// A path (or any word) in single quotes for the shell, its own single quotes escaped.
+inline std::string quoted(const std::filesystem::path& p) {
+  std::string q = "'";
+  for (char c : p.string()) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// `args` goes through the shell as written: quote paths with quoted().
 inline ProgramRun run_program(const std::filesystem::path& program, const std::string& args) {
   ProgramRun r;
-  std::string command = program.string();
-  command.insert(0, 1, '\'');
-  command.append("' ").append(args).append(" 2>&1");
+  const std::string command = quoted(program) + " " + args + " 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   char buf[4096];
@@ -46,11 +51,6 @@ inline ProgramRun run_program(const std::filesystem::path& program, const std::s
   const int status = pclose(pipe);
   r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
-}
-
-// A path in single quotes, for the shell.
-inline std::string quoted(const std::filesystem::path& p) {
-  return std::string(1, '\'').append(p.string()).append(1, '\'');
 }
 
 // One of this project's programs, found in the build folder that `dir_variable` names (ctest sets

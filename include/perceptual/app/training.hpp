@@ -238,7 +238,6 @@ inline int report_stopped(const char* program, const std::exception& e, const Ke
 // Whether the root's clock has passed --time-limit, decided for every rank at once (their clocks
 // differ, and all must stop after the same iteration).
 inline bool out_of_time_everywhere(const TrainingLoop& loop, dist::Communicator& comm) {
-  if (comm.size() == 1) return loop.out_of_time();
   std::vector<double> stop{comm.root() && loop.out_of_time() ? 1.0 : 0.0};
   comm.sum(stop);
   return stop[0] > 0;

@@ -6,6 +6,7 @@
 // go through the host), so a checkpoint written on the GPU resumes on the CPU and back. Files are
 // written atomically and durably (io::write_file_atomically), and never from a state that holds a
 // NaN or Inf: an update whose loss or gradients are not finite stops training (NonFiniteError).
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -14,7 +15,6 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
-#include <span>
 #include <string>
 #include <utility>
 
@@ -98,11 +98,18 @@ class TrainingState {
   dist::Communicator& communicator() const { return *comm_; }
 
   // After the backward pass of a shard of `shard` images: the gradients and the loss terms
-  // (`terms`, means over the shard, changed in place) made the global batch's on every rank.
-  void combine(std::span<double> terms, int shard) {
-    if (comm_->size() == 1) return;
+  // (`terms`, the trainer's four means over the shard, changed in place) made the global batch's
+  // on every rank.
+  template <class Terms>
+  void combine(Terms& terms, int shard) {
     dist::combine_gradients(*comm_, net_.parameters(), shard, batch_);
-    dist::combine_means(*comm_, terms, shard, batch_);
+    auto& [a, b, c, d] = terms;
+    std::array<double, 4> values{a, b, c, d};
+    dist::combine_means(*comm_, values, shard, batch_);
+    a = values[0];
+    b = values[1];
+    c = values[2];
+    d = values[3];
   }
 
   // Updates taken, the k of the next batch.

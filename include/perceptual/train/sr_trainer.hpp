@@ -6,7 +6,6 @@
 // in [0, 255] (the net's last layer is 127.5 * tanh + 127.5), the scale images are read at. The
 // training runs on backend B (Cpu or Cuda); images may come from the host or B.
 // The program includes B's operations (backend/cpu/cpu.hpp or backend/cuda/cuda.hpp); train/ does not.
-#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -92,9 +91,7 @@ class SrTrainer {
     net.zero_grad();
     SrTerms terms = loss_and_grad(to_backend<B>(hr), net.forward(to_backend<B>(lr)));
     net.backward(dy_);
-    std::array<double, 4> values{terms.total, terms.pixel, terms.feature, terms.tv};
-    state_.combine(values, lr.n());
-    terms = {values[0], values[1], values[2], values[3]};
+    state_.combine(terms, lr.n());
     const bool pixel = options_.loss == SrLoss::pixel;
     state_.update(
         {{pixel ? "pixel" : "feature", pixel ? terms.pixel : terms.feature}, {"tv", terms.tv}, {"total", terms.total}});

@@ -7,7 +7,6 @@
 // (Cpu or Cuda); images may come from the host or B, and are moved once per call.
 // The program includes B's operations (backend/cpu/cpu.hpp or backend/cuda/cuda.hpp); train/ does not.
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -71,9 +70,7 @@ class StyleTrainer {
     const TensorF y = net.forward(x);
     StyleTerms terms = loss_and_grad(x, y);
     net.backward(dy_);
-    std::array<double, 4> values{terms.total, terms.content, terms.style, terms.tv};
-    state_.combine(values, x.n());
-    terms = {values[0], values[1], values[2], values[3]};
+    state_.combine(terms, x.n());
     state_.update({{"content", terms.content}, {"style", terms.style}, {"tv", terms.tv}, {"total", terms.total}});
     return terms;
   }
