@@ -1,7 +1,7 @@
 // CPU/CUDA parity of instance and batch normalisation: outputs, saved and running statistics,
 // input and parameter gradients (added into existing ones, or skipped when frozen), on planes
 // from a few values to many chunks of a block each; bf16 with statistics saved in float; and
-// results bit-identical from one run to the next.
+// results bit-identical from one run to the next; synchronised batch norm against the CPU's.
 #include <doctest/doctest.h>
 
 #include <random>
@@ -9,7 +9,9 @@
 
 #include "cuda/support.hpp"
 #include "perceptual/core/model.hpp"
+#include "perceptual/dist/sync_batch_norm.hpp"
 #include "perceptual/layers/norm.hpp"
+#include "support/mirror_ranks.hpp"
 
 using namespace perceptual;
 using testing::bf16_op_tolerance;
@@ -324,4 +326,29 @@ TEST_CASE("InstanceNorm and BatchNorm in bf16 keep float statistics: outputs and
   PERCEPTUAL_REQUIRE_BF16();
   check_bf16_layer<layers::InstanceNorm<3>>("InstanceNorm<3>", {2, 3, 33, 31}, rng);
   check_bf16_layer<layers::BatchNorm<3>>("BatchNorm<3>", {4, 3, 16, 16}, rng);
+}
+
+TEST_CASE("BatchNorm synchronised over two ranks matches the CPU's: output, gradients, running statistics") {
+  PERCEPTUAL_PARITY_CASE(rng);
+  const Shape4 s{4, 3, 16, 16};
+  const auto x = testing::random_tensor<float>(s, rng, -2, 5), dy = testing::random_tensor<float>(s, rng);
+  Model<layers::BatchNorm<3>, Cpu, float> on_cpu;
+  Model<layers::BatchNorm<3>, Cuda, float> on_cuda;
+  on_cpu.zero_grad();
+  on_cuda.zero_grad();
+  testing::MirrorRanks two;  // the host sums of the batch norm's statistics, as over MPI
+  const dist::SyncBatchNorm sync(two);
+  CHECK(relative_error(on_cpu.forward(x), on_cuda.forward(to_cuda(x))) < parity_tolerance);
+  CHECK(relative_error(on_cpu.backward(dy), on_cuda.backward(to_cuda(dy))) < parity_tolerance);
+  const auto p = on_cpu.parameters();
+  const auto q = on_cuda.parameters();
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    INFO(p[i].name);
+    CHECK(relative_error(*p[i].value, *q[i].value) < parity_tolerance);
+    if (p[i].learnable()) CHECK(relative_error(*p[i].grad, *q[i].grad) < parity_tolerance);
+  }
+  if (cuda::bf16_supported()) {  // the layer's type holds the global statistics: too coarse in bf16
+    Model<layers::BatchNorm<3>, Cuda, bf16> coarse;
+    CHECK_THROWS_WITH_AS(coarse.forward(to_cuda<bf16>(x)), doctest::Contains("bf16"), ArgumentError);
+  }
 }

@@ -2,28 +2,13 @@
 
 #include <doctest/doctest.h>
 
-#include <span>
 #include <vector>
 
 #include "perceptual/core/host.hpp"
+#include "support/mirror_ranks.hpp"
 
 using namespace perceptual;
 using TensorF = Tensor<float, Cpu>;
-
-namespace {
-
-// Two ranks that hold the same values: a sum doubles them.
-struct Mirror final : dist::Communicator {
-  int size() const override { return 2; }
-  void sum(std::span<float> v) override {
-    for (float& x : v) x *= 2;
-  }
-  void sum(std::span<double> v) override {
-    for (double& x : v) x *= 2;
-  }
-};
-
-}  // namespace
 
 TEST_CASE("dist::shard: contiguous shares in rank order, the first ranks one image more; none empty") {
   CHECK(dist::shard(4, 0, 2).begin == 0);
@@ -52,7 +37,7 @@ TEST_CASE("combine_gradients and combine_means weight each rank's mean by its sh
   CHECK(gw.to_host() == std::vector<float>{4, 8});
 
   // Two ranks of 2 images each, with the same means: the global mean is that mean.
-  Mirror two;
+  testing::MirrorRanks two;
   dist::combine_gradients(two, params, 2, 4);
   CHECK(gw.to_host() == std::vector<float>{4, 8});
   // 1 image of a batch of 4 on each of the two ranks (a weight of 1/4 each): half of it.

@@ -10,7 +10,9 @@
 
 #include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/backend/cuda/bf16.hpp"
+#include "perceptual/dist/sync_batch_norm.hpp"
 #include "support/gradcheck.hpp"
+#include "support/mirror_ranks.hpp"
 
 using namespace perceptual;
 using namespace perceptual::layers;
@@ -239,4 +241,72 @@ TEST_CASE("BatchNorm gradients match finite differences in training and in evalu
   testing::check_gradients<BatchNorm<3>>({3, 3, 2, 3});
   testing::check_gradients<BatchNorm<3>>({3, 3, 2, 3}, {.train_mode = false});
   testing::check_gradients<BatchNorm<2, Eps<1e-3>>>({4, 2, 1, 1});
+}
+
+// Synchronised batch norm (dist/sync_batch_norm.hpp) with two ranks that hold the same shard: the
+// global batch is the shard twice, which has the shard's mean and biased variance, so the output,
+// dx and the shard's sums are one process's; the running variance's unbiased correction counts
+// both copies. The MPI tests (tests/dist/mpi_test.cpp) take unequal shards on two real ranks.
+TEST_CASE("BatchNorm under SyncBatchNorm: two ranks with the same shard give one process's values") {
+  std::mt19937_64 rng(testing::test_seed());
+  const Shape4 shape{3, 2, 2, 3};
+  const auto x = testing::random_tensor<double>(shape, rng, -2, 5);
+  const auto dy = testing::random_tensor<double>(shape, rng);
+  const auto gamma = testing::random_tensor<double>({1, 2, 1, 1}, rng, 0.5, 2);
+  const auto beta = testing::random_tensor<double>({1, 2, 1, 1}, rng);
+  Model<BatchNorm<2>, Cpu, double> alone, synced;
+  for (auto* m : {&alone, &synced}) {
+    parameter(*m, "weight") = gamma;
+    parameter(*m, "bias") = beta;
+    m->zero_grad();
+  }
+  const NormEpilogue<double, Cpu> relu{.relu = true};
+  const auto y = alone.module().forward(x, relu).to_host();
+  const auto dx = alone.backward(dy).to_host();
+  testing::MirrorRanks two;
+  std::vector<double> y2, dx2;
+  {
+    const dist::SyncBatchNorm sync(two);
+    y2 = synced.module().forward(x, relu).to_host();
+    dx2 = synced.backward(dy).to_host();
+  }
+  const auto close = [](const std::vector<double>& a, const std::vector<double>& b) {
+    REQUIRE(a.size() == b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-12).scale(1));
+  };
+  close(y2, y);
+  close(dx2, dx);
+  for (const auto* name : {"weight", "bias"}) {
+    INFO(name);
+    const auto grad = [&](auto& m) {
+      for (auto& p : m.parameters())
+        if (p.name == name) return p.grad->to_host();
+      return std::vector<double>{};
+    };
+    close(grad(synced), grad(alone));  // this shard's sums, for combine_gradients to weight
+  }
+  close(parameter(synced, "running_mean").to_host(), parameter(alone, "running_mean").to_host());
+  // running_var = 0.9 + 0.1 * var * m / (m - 1), of 18 values per channel alone and 36 synchronised.
+  const auto var_alone = parameter(alone, "running_var").to_host(),
+             var_synced = parameter(synced, "running_var").to_host();
+  for (int c = 0; c < 2; ++c) {
+    const double variance = (var_alone[c] - 0.9) / 0.1 * 17 / 18;
+    CHECK(var_synced[c] == doctest::Approx(0.9 + 0.1 * variance * 36 / 35).epsilon(1e-12));
+  }
+
+  // One rank, or no scope: batch norm as ever (the same bits as a layer never synchronised).
+  Model<BatchNorm<2>, Cpu, double> one;
+  parameter(one, "weight") = gamma;
+  parameter(one, "bias") = beta;
+  {
+    const dist::SyncBatchNorm sync(dist::alone());
+    CHECK(one.module().forward(x, relu).to_host() == y);
+  }
+}
+
+TEST_CASE("BatchNorm under SyncBatchNorm: gradients match finite differences") {
+  testing::MirrorRanks two;
+  const dist::SyncBatchNorm sync(two);
+  testing::check_gradients<BatchNorm<3>>({3, 3, 2, 3});
+  testing::check_gradients<BatchNorm<2, Eps<1e-3>>>({2, 2, 1, 2});
 }

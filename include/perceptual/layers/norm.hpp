@@ -2,13 +2,17 @@
 // Normalisation layers: InstanceNorm<C> (Ulyanov et al., the style networks' choice) and
 // BatchNorm<C> (Johnson et al.'s original transform net), with options Eps<value>,
 // Momentum<value> (BatchNorm) and NoAffine.
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "perceptual/core/concepts.hpp"
 #include "perceptual/core/epilogue.hpp"
+#include "perceptual/dist/sync_batch_norm.hpp"
 
 namespace perceptual::layers {
 
@@ -184,7 +188,8 @@ struct InstanceNorm {
 
 // Training: normalises with the batch's per-channel statistics over N, H and W (biased
 // variance) and moves running_mean and running_var towards them by the momentum (the unbiased
-// variance, as PyTorch). Evaluation: normalises with the running statistics.
+// variance, as PyTorch). Evaluation: normalises with the running statistics. Inside a
+// dist::SyncBatchNorm scope of several ranks, training takes the global batch's statistics.
 template <int C, class... Opts>
 struct BatchNorm {
   static_assert(C > 0, "BatchNorm: the channel count must be positive.");
@@ -218,6 +223,7 @@ struct BatchNorm {
       const bool grads = affine && this->trainable();
       Tensor<T, B>* dweight = grads ? &dweight_ : nullptr;
       Tensor<T, B>* dbias = grads ? &dbias_ : nullptr;
+      if (ranks_) return backward_synchronized(dy, dweight, dbias);
       if (batch_statistics_) return batch_norm_backward(x_, dy, weight_, mean_, inv_std_, dweight, dbias);
       return batch_norm_backward_inference(x_, dy, weight_, running_mean_, running_var_, eps, dweight, dbias);
     }
@@ -235,13 +241,97 @@ struct BatchNorm {
       require_channels(x, C, name());
       x_ = saved_for_backward(x);
       batch_statistics_ = this->training();
+      ranks_ = batch_statistics_ ? dist::synchronized_batch_norm() : nullptr;
       if (!batch_statistics_)
         return batch_norm_forward_inference(x, weight_, bias_, running_mean_, running_var_, eps, y, epilogue);
+      if (ranks_) return normalize_synchronized(x, y, epilogue);
       if (x.n() * x.shape().plane() < 2)
         throw ShapeError(name() + ": input " + to_string(x.shape()) +
                          " has one value per channel; training needs more (or use eval())");
       batch_norm_forward_training(x, weight_, bias_, eps, momentum, running_mean_, running_var_, mean_, inv_std_, y,
                                   epilogue);
+    }
+
+    // Synchronised (see dist/sync_batch_norm.hpp), from the ops of one process. Forward: the
+    // shard's mean and biased variance (batch_norm_forward_training with momentum 0 on copies of
+    // the running statistics, its output unused), as per-channel count, sum and sum of squares in
+    // double, summed over the ranks; then y with the global mean and variance as fixed statistics
+    // (batch_norm_forward_inference, epilogue included), and the running statistics moved towards
+    // them. The sums come from the shard's variance about its own mean, so that the cancellation
+    // in E[x^2] - E[x]^2 is of doubles, not of float activations.
+    void normalize_synchronized(const Tensor<T, B>& x, Tensor<T, B>& y, const NormEpilogue<T, B>& epilogue) {
+      if constexpr (sizeof(T) < sizeof(float)) {
+        throw ArgumentError(name() +
+                            ": synchronised batch norm keeps the global statistics in the layer's type, "
+                            "too coarse in bf16: train in float");
+      } else {
+        Tensor<T, B> unused_mean = running_mean_, unused_var = running_var_, unused(x.shape(), uninitialized);
+        batch_norm_forward_training(x, weight_, bias_, eps, 0.0, unused_mean, unused_var, mean_, inv_std_, unused, {});
+        const auto shard_mean = mean_.to_host(), shard_inv_std = inv_std_.to_host();
+        const double count = static_cast<double>(x.n()) * static_cast<double>(x.shape().plane());
+        std::vector<double> sums(1 + 2 * C);  // count, then each channel's sum, then its sum of squares
+        sums[0] = count;
+        for (int c = 0; c < C; ++c) {
+          const double mean = shard_mean[c], inv_std = shard_inv_std[c];
+          const double variance = std::max(0.0, 1 / (inv_std * inv_std) - eps);
+          sums[1 + c] = count * mean;
+          sums[1 + C + c] = count * (variance + mean * mean);
+        }
+        ranks_->sum(sums);
+        global_count_ = sums[0];
+        shard_count_ = count;
+        std::vector<T> mean(C), variance(C);
+        auto running_mean = running_mean_.to_host(), running_var = running_var_.to_host();
+        for (int c = 0; c < C; ++c) {
+          const double m = sums[1 + c] / global_count_;
+          const double v = std::max(0.0, sums[1 + C + c] / global_count_ - m * m);
+          mean[c] = static_cast<T>(m);
+          variance[c] = static_cast<T>(v);
+          running_mean[c] = static_cast<T>((1 - momentum) * running_mean[c] + momentum * m);
+          running_var[c] =
+              static_cast<T>((1 - momentum) * running_var[c] + momentum * v * global_count_ / (global_count_ - 1));
+        }
+        const Shape4 channels{1, C, 1, 1};
+        global_mean_ = Tensor<T, B>::from_host(channels, mean);
+        global_var_ = Tensor<T, B>::from_host(channels, variance);
+        running_mean_ = Tensor<T, B>::from_host(channels, running_mean);
+        running_var_ = Tensor<T, B>::from_host(channels, running_var);
+        batch_norm_forward_inference(x, weight_, bias_, global_mean_, global_var_, eps, y, epilogue);
+      }
+    }
+
+    // The global batch's loss is sum_r (m_r / M) L_r over the ranks' shards (m_r values per channel
+    // of M); each rank's dy is its own L_r's, and combine_gradients weights what comes out by
+    // m_r / M. So, with the global statistics, this rank's dx in L_r's units is
+    //   gamma * inv_std * (dy - (S1 + x_hat * S2) / m_r),
+    // S1 and S2 the sums over the ranks of (m_r / M) * sum(dy) and (m_r / M) * sum(dy * x_hat) per
+    // channel: batch_norm_backward_inference's gamma * inv_std * dy (which also gives this shard's
+    // two sums, the bias and weight gradients), plus a per-channel affine map of x.
+    Tensor<T, B> backward_synchronized(const Tensor<T, B>& dy, Tensor<T, B>* dweight, Tensor<T, B>* dbias) {
+      const Shape4 channels{1, C, 1, 1};
+      Tensor<T, B> sum_dy_xhat(channels), sum_dy(channels);
+      Tensor<T, B> dx =
+          batch_norm_backward_inference(x_, dy, weight_, global_mean_, global_var_, eps, &sum_dy_xhat, &sum_dy);
+      if (dweight) axpy(*dweight, T(1), sum_dy_xhat);
+      if (dbias) axpy(*dbias, T(1), sum_dy);
+      const auto s1 = sum_dy.to_host(), s2 = sum_dy_xhat.to_host();
+      const double share = shard_count_ / global_count_;
+      std::vector<double> sums(2 * C);
+      for (int c = 0; c < C; ++c) {
+        sums[c] = share * s1[c];
+        sums[C + c] = share * s2[c];
+      }
+      ranks_->sum(sums);
+      const auto gamma = weight_.to_host(), mean = global_mean_.to_host(), variance = global_var_.to_host();
+      std::vector<T> scale(C), shift(C);
+      for (int c = 0; c < C; ++c) {
+        const double inv_std = 1 / std::sqrt(static_cast<double>(variance[c]) + eps);
+        const double k = -static_cast<double>(gamma[c]) * inv_std / shard_count_;
+        // k * (S1 + (x - mean) * inv_std * S2) = x * scale + shift
+        scale[c] = static_cast<T>(k * inv_std * sums[C + c]);
+        shift[c] = static_cast<T>(k * (sums[c] - static_cast<double>(mean[c]) * inv_std * sums[C + c]));
+      }
+      return add(dx, channel_affine(x_, scale, shift));
     }
 
     Tensor<T, B> weight_{Shape4{1, C, 1, 1}}, bias_{Shape4{1, C, 1, 1}};
@@ -250,6 +340,11 @@ struct BatchNorm {
     Tensor<T, B> x_;  // saved by forward for backward, with the statistics
     Tensor<detail::norm_statistic_t<T>, B> mean_, inv_std_;
     bool batch_statistics_ = true;
+    // Synchronised: the ranks (nullptr otherwise), the global batch's statistics and the values per
+    // channel of this shard and of the global batch, from forward for backward.
+    dist::Communicator* ranks_ = nullptr;
+    Tensor<T, B> global_mean_, global_var_;
+    double shard_count_ = 0, global_count_ = 0;
   };
 };
 

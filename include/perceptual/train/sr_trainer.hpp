@@ -14,6 +14,7 @@
 
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/host.hpp"
+#include "perceptual/dist/sync_batch_norm.hpp"
 #include "perceptual/losses/losses.hpp"
 #include "perceptual/nets/super_resolution.hpp"
 #include "perceptual/nets/transform.hpp"
@@ -89,6 +90,7 @@ class SrTrainer {
     Net& net = state_.model();
     net.train();
     net.zero_grad();
+    const dist::SyncBatchNorm sync(state_.communicator());  // batch norm's statistics: the global batch's
     SrTerms terms = loss_and_grad(to_backend<B>(hr), net.forward(to_backend<B>(lr)));
     net.backward(dy_);
     state_.combine(terms, lr.n());
@@ -117,16 +119,9 @@ class SrTrainer {
     return to_backend<Cpu>(state_.model().forward(to_backend<B>(lr)));
   }
 
-  // Data parallelism: see TrainingState::distribute. Batch norm would normalise each rank's shard
-  // by the shard's statistics, not the global batch's, and synchronised batch norm is not there
-  // yet: ArgumentError for batch norm on more than one rank.
-  void distribute(dist::Communicator& comm, int batch) {
-    if (comm.size() > 1 && nets::norm_name<Norm>() == std::string("batch"))
-      throw ArgumentError("SrTrainer: batch norm on " + std::to_string(comm.size()) +
-                          " ranks would normalise each rank's share of the batch alone (synchronised batch norm is "
-                          "not implemented): train on one rank, or with instance norm");
-    state_.distribute(comm, batch);
-  }
+  // Data parallelism: see TrainingState::distribute. Batch norm is synchronised
+  // (dist/sync_batch_norm.hpp): each rank's shard is normalised with the global batch's statistics.
+  void distribute(dist::Communicator& comm, int batch) { state_.distribute(comm, batch); }
   dist::Communicator& communicator() const { return state_.communicator(); }
 
   // Updates taken, the k of the next batch.
