@@ -29,10 +29,13 @@ inline dist::Communicator& world() {
 #endif
 }
 
-// ", 2 ranks" for a program's opening line (what it runs on); empty for one process.
+// ", 2 ranks" for a program's opening line (what it runs on), ", 1 rank over NCCL 2.28.9" where
+// the sums run on the device; empty for one process alone.
 inline std::string ranks_text(const dist::Communicator& comm) {
-  if (comm.size() == 1) return "";
-  return ", " + std::to_string(comm.size()) + " ranks";
+  const dist::DeviceSum* device = comm.device_sum();
+  if (comm.size() == 1 && !device) return "";
+  return ", " + std::to_string(comm.size()) + (comm.size() == 1 ? " rank" : " ranks") +
+         (device ? " over " + device->name() : "");
 }
 
 }  // namespace perceptual::app
