@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds, here, everything one GPU lease runs (scripts/device_check.sh) and packs it into one file
 # for the device tool to carry: the CUDA tests (cuda_tests; cuda_header_only_test, nvcc's
-# header-only route), transform_benchmark, speed_table_cuda, train_style_cuda and train_sr_cuda
-# (and the CPU train_style and train_sr that tests/cuda/train_programs_test.cpp compares them
-# with), their kernels compiled for Hopper (sm_90 machine code plus compute 7.5 PTX); the shared
-# libraries they need that the device lacks (OpenBLAS, libgfortran, libquadmath, stb: the device
-# has the driver, cuBLAS and cuDNN and nothing from Debian); the PyTorch reference script; and the
-# data the run reads (the shared VGG-19, the Table 1 images, a training subset, the shipped model).
+# header-only route; nccl_tests), transform_benchmark, speed_table_cuda, train_style_cuda and
+# train_sr_cuda (and the CPU train_style and train_sr that tests/cuda/train_programs_test.cpp
+# compares them with), their kernels compiled for Hopper (sm_90 machine code plus compute 7.5 PTX);
+# the shared libraries they need that the device lacks (OpenBLAS, libgfortran, libquadmath, stb,
+# Open MPI's: the device has the driver, cuBLAS, cuDNN and NCCL, the last three in PyTorch's
+# wheels, and nothing from Debian); Open MPI's mpirun with its plugins, for the NCCL runs as ranks
+# (mpi/); the PyTorch reference script; and the data the run reads (the shared VGG-19, the Table 1
+# images, a training subset, the shipped model).
 # Compiling on the device would spend minutes of a 15-minute lease; this machine and the device are
 # both x86-64, and this glibc (2.36) is older than the device's.
 #
@@ -21,7 +23,7 @@ train_images=250
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --train-images) train_images="$2"; shift ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "device_bundle.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -31,12 +33,14 @@ data="${PERCEPTUAL_DATA:-../shared/data}"
 [[ -f "$data/weights/vgg19_conv1_1-conv3_4.safetensors" ]] ||
   { echo "device_bundle.sh: no shared data at $data (set PERCEPTUAL_DATA): the bundle carries its VGG-19 and images" >&2; exit 2; }
 
-bash scripts/install_deps.sh
-# PERCEPTUAL_CUDA=ON: a missing nvcc or cuDNN stops here rather than building a bundle without them.
-# The architectures are the default's, named in case build/ was configured before it included sm_90.
+bash scripts/install_deps.sh --with-mpi
+# PERCEPTUAL_CUDA=ON and PERCEPTUAL_NCCL=ON: a missing nvcc, cuDNN, MPI or NCCL stops here rather
+# than building a bundle without them. The architectures are the default's, named in case build/
+# was configured before it included sm_90.
 archs="75-virtual;90-real"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPERCEPTUAL_BUILD_TESTS=ON -DPERCEPTUAL_BUILD_EXAMPLES=ON \
-  -DPERCEPTUAL_BUILD_BENCHMARKS=ON -DPERCEPTUAL_CUDA=ON -DPERCEPTUAL_CUDA_ARCHITECTURES="$archs" >/dev/null
+  -DPERCEPTUAL_BUILD_BENCHMARKS=ON -DPERCEPTUAL_CUDA=ON -DPERCEPTUAL_CUDA_ARCHITECTURES="$archs" \
+  -DPERCEPTUAL_MPI=ON -DPERCEPTUAL_NCCL=ON >/dev/null
 
 tests=()  # the CUDA test files, all in one executable (cuda_tests; cmake/perceptualTests.cmake)
 for source in tests/cuda/*_test.cpp; do
@@ -45,20 +49,40 @@ for source in tests/cuda/*_test.cpp; do
 done
 programs=(examples/train_style_cuda examples/train_sr_cuda examples/train_style examples/train_sr
           benchmarks/transform_benchmark benchmarks/speed_table_cuda)
-cmake --build build -j "$(nproc)" --target cuda_tests cuda_header_only_test "${programs[@]##*/}"
+cmake --build build -j "$(nproc)" --target cuda_tests cuda_header_only_test nccl_tests "${programs[@]##*/}"
 
 stage=build/bundle/perceptual-device
 rm -rf build/bundle && mkdir -p "$stage"/{bin,lib,data/weights,data/images/content,data/images/styles,data/train,models}
-cp build/tests/cuda/cuda_tests build/tests/cuda/cuda_header_only_test "$stage/bin/"
+cp build/tests/cuda/cuda_tests build/tests/cuda/cuda_header_only_test build/tests/nccl_tests "$stage/bin/"
 for p in "${programs[@]}"; do cp build/"$p" "$stage/bin/"; done
 strip --strip-unneeded "$stage"/bin/*
 
-# The libraries the binaries load that are neither the C/C++ runtime (on every Linux) nor what the
-# device supplies (driver, cuBLAS, cuDNN): copied, links resolved, under their sonames.
-provided='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|libcublas|libcublasLt|libcudnn[a-z_]*)\.so'
-ldd "$stage"/bin/* | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u | while read -r soname path; do
-  [[ "$soname" =~ $provided ]] || cp -L "$path" "$stage/lib/$soname"
+# Open MPI, for the NCCL runs as ranks (the device has none): mpirun (orterun), the plugins of
+# Open MPI and PMIx but those of the network fabrics (UCX, libfabric, PSM, verbs: of no use on one
+# machine, with libraries and plugins of their own) and OpenSHMEM's, the help texts and Debian's
+# settings, under mpi/. device_check.sh's mpi_env points Open MPI, PMIx and hwloc there.
+mpi_plugins="$(ompi_info --parsable --path pkglibdir | cut -d: -f3)"
+pmix_lib="$(dirname "$(readlink -f "$(ldd "$mpi_plugins"/*.so | awk '$1 ~ /^libpmix\./ {p = $3} END {print p}')")")"
+mkdir -p "$stage"/mpi/{bin,lib/openmpi,lib/pmix,share,etc}
+cp -L "$(command -v orterun)" "$stage/mpi/bin/mpirun"
+fabrics='lib(ucp|ucs|uct|ucm|fabric|psm[a-z_0-9]*|ibverbs|rdmacm|efa|infinipath|nl-[a-z-]*|oshmem|mca_common_(ucx|ofi|verbs))\.so'
+for plugin in "$mpi_plugins"/*.so; do
+  grep -qE "$fabrics" <<< "$(ldd "$plugin")" || cp "$plugin" "$stage/mpi/lib/openmpi/"
 done
+cp "$pmix_lib"/pmix/*.so "$stage/mpi/lib/pmix/"
+cp -r "$(ompi_info --parsable --path pkgdatadir | cut -d: -f3)" "$stage/mpi/share/openmpi"
+cp -r "$pmix_lib/../share/pmix" "$stage/mpi/share/pmix"
+cp /etc/openmpi/openmpi-mca-params.conf "$stage/mpi/etc/"
+cp "$pmix_lib/../share/pmix-mca-params.conf" "$stage/mpi/etc/"
+
+# The libraries the binaries and Open MPI's plugins load that are neither the C/C++ runtime (on
+# every Linux) nor what the device supplies (driver, cuBLAS, cuDNN, NCCL: NCCL's 208 MiB would not
+# fit the 60 MiB the bundle may have): copied, links resolved, under their sonames.
+provided='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|libcublas|libcublasLt|libcudnn[a-z_]*|libnccl)\.so'
+ldd "$stage"/bin/* "$stage"/mpi/bin/* "$stage"/mpi/lib/*/*.so | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort -u |
+  while read -r soname path; do
+    [[ "$soname" =~ $provided ]] || cp -L "$path" "$stage/lib/$soname"
+  done
 # Each CUDA test file as a program of its own, cuda_<file> (its cases in cuda_tests, chosen by
 # doctest's --source-file), as device_check.sh runs and reports them.
 for t in "${tests[@]}"; do
@@ -80,7 +104,7 @@ cp benchmarks/torch_transform_reference.py "$stage/"
   echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m), $(ldd --version | head -1);" \
     "the binaries need $(objdump -T "$stage"/bin/* "$stage"/lib/* | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
   echo "CUDA architectures: $archs; nvcc: $(/usr/local/cuda/bin/nvcc --version | tail -1)"
-  echo "training images: $(find "$stage/data/train" -type f | wc -l)"
+  echo "training images: $(find "$stage/data/train" -type f | wc -l); $(mpirun --version | sed -n 1p)"
   (cd "$stage" && find . -type f -printf '%s %p\n' | sort -k2)
 } > "$stage/MANIFEST"
 
@@ -91,7 +115,7 @@ mv "$bundle.tmp" "$bundle"
 size=$(stat -c %s "$bundle")
 tree=$(git ls-files -z | xargs -0 stat -c %s | awk '{s += $1} END {print s}')
 echo "device_bundle.sh: wrote $bundle: $((size / 1048576)) MiB ($(du -sm "$stage" | cut -f1) MiB unpacked)" \
-  "with $((${#tests[@]} + 1)) tests, ${#programs[@]} programs, $(find "$stage/lib" -type f | wc -l) libraries, $(find "$stage/data" -type f | wc -l) data files"
+  "with $((${#tests[@]} + 2)) tests, ${#programs[@]} programs, $(find "$stage/lib" -type f | wc -l) libraries, $(find "$stage/data" -type f | wc -l) data files"
 # The device tool carries at most 64 MiB: the bundle and the tracked working tree together.
 if (( size > 60 * 1048576 || size + tree > 64 * 1048576 )); then
   echo "device_bundle.sh: too large to carry: bundle $((size / 1048576)) MiB + working tree $((tree / 1048576)) MiB" \

@@ -3,7 +3,10 @@
 #   run(command="bash scripts/device_check.sh", carry=[".device/perceptual-device.tar.xz"], timeout_s=560)
 # then give_back. It unpacks the bundle and runs four steps, each under its own time budget, none
 # stopping the next (the budgets sum to 525 s, under 9 minutes):
-#   a. tests    (150 s) every CUDA test with PERCEPTUAL_REQUIRE_GPU=1: no device is a failure
+#   a. tests    (150 s) every CUDA test with PERCEPTUAL_REQUIRE_GPU=1: no device is a failure;
+#                       nccl_tests as one rank of the bundle's mpirun first (at most 30 s), and
+#                       train_programs_test runs train_style_cuda so too (NCCL against the GPU alone
+#                       and the CPU)
 #   b. speed    (220 s) transform_benchmark (60 s: it times cuDNN's algorithms per shape first),
 #                       then PyTorch on the same GPU: eager fp32, TF32 and bf16 autocast
 #                       channels-last (75 s), torch.compile (85 s); the comparison table with
@@ -17,8 +20,10 @@
 #
 # --dry-run (here, and in CI after device_bundle.sh) checks the bundle without a GPU: it unpacks
 # into an empty folder and, in an environment holding only the bundle's paths and the folders of
-# the CUDA libraries the device supplies (cuBLAS, cuDNN), every binary must load (ldd: nothing
-# missing, nothing taken from this machine's Debian libraries) and say that it has no device.
+# the CUDA libraries the device supplies (cuBLAS, cuDNN, NCCL), every binary must load (ldd:
+# nothing missing, nothing taken from this machine's Debian libraries) and say that it has no
+# device; the bundle's mpirun must run nccl_tests and the CPU train_style (which initialises MPI)
+# as one rank, loading nothing from this machine's Debian libraries either (LD_DEBUG).
 # Usage: scripts/device_check.sh [--dry-run] [--bundle FILE]
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -28,7 +33,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) dry_run=1 ;;
     --bundle) bundle="$2"; shift ;;
-    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "device_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -51,7 +56,8 @@ out="$(cd "$out" && pwd)"
 summary="$out/summary.md"
 
 # The folder holding each library the device supplies: the CUDA toolkit's, or PyTorch's nvidia
-# wheels' (cuDNN 9 is only there on the device), whose folders Python is asked for once.
+# wheels' (cuDNN 9 is only there on the device, NCCL maybe only there: nvidia-nccl-cu13), whose
+# folders Python is asked for once.
 wheels="$(python3 -c 'import nvidia; print("\n".join(nvidia.__path__))' 2>/dev/null || true)"
 find_lib() {
   local name="$1" dir
@@ -65,7 +71,7 @@ find_lib() {
   fi
 }
 lib_path="$B/lib"
-for name in libcublas.so.13 libcublasLt.so.13 libcudnn.so.9; do
+for name in libcublas.so.13 libcublasLt.so.13 libcudnn.so.9 libnccl.so.2; do
   dir="$(find_lib "$name")"
   if [[ -z "$dir" ]]; then
     echo "device_check.sh: $name not found (looked in /usr/local/cuda and PyTorch's nvidia wheels)" | tee -a "$summary" >&2
@@ -73,6 +79,15 @@ for name in libcublas.so.13 libcublasLt.so.13 libcudnn.so.9; do
     lib_path="$lib_path:$dir"
   fi
 done
+
+# Open MPI from the bundle (device_bundle.sh's mpi/) wherever it was installed: its plugins, help
+# texts and settings, PMIx's, and hwloc's plugins (none: the device has none, and this machine's
+# must not be found in the dry run); as root, which mpirun refuses unless asked.
+mpi_env=(OPAL_PREFIX="$B/mpi" OPAL_BINDIR="$B/mpi/bin" OPAL_LIBDIR="$B/lib" OPAL_PKGLIBDIR="$B/mpi/lib/openmpi"
+         OPAL_PKGDATADIR="$B/mpi/share/openmpi" OPAL_SYSCONFDIR="$B/mpi/etc" PMIX_PREFIX="$B/mpi"
+         PMIX_PKGLIBDIR="$B/mpi/lib/pmix" PMIX_PKGDATADIR="$B/mpi/share/pmix" PMIX_SYSCONFDIR="$B/mpi/etc"
+         HWLOC_PLUGINS_PATH="$B/mpi/lib/hwloc" OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+         PERCEPTUAL_MPIEXEC="$B/mpi/bin/mpirun")
 
 # ---- dry run: every binary loads from the bundle alone and finds no device
 if [[ $dry_run == 1 ]]; then
@@ -126,10 +141,33 @@ if [[ $dry_run == 1 ]]; then
       fi
     elif [[ "$name" == cuda_tests ]]; then
       continue  # run above, file by file, through the cuda_*_test scripts
+    elif [[ "$name" == nccl_tests ]]; then
+      continue  # run below, as a rank of mpirun
     else  # the CPU programs that train_programs_test compares with
       "${clean[@]}" "$bin" --help > "$logs/$name.log" 2>&1 || fail "$name --help: $(tail -3 "$logs/$name.log")"
     fi
   done
+  # Open MPI from the bundle alone: one rank of nccl_tests (each case skips without a device, and
+  # fails with PERCEPTUAL_REQUIRE_GPU=1), then of the CPU train_style, whose MPI_Init loads the
+  # ranks' plugins; LD_DEBUG names every library either process loads.
+  mpirun=("${clean[@]}" "${mpi_env[@]}")
+  "${mpirun[@]}" "$B/mpi/bin/mpirun" -np 1 "$B/bin/nccl_tests" > "$logs/nccl_tests.log" 2>&1 ||
+    fail "mpirun -np 1 nccl_tests failed without a device: $(tail -3 "$logs/nccl_tests.log")"
+  if "${mpirun[@]}" PERCEPTUAL_REQUIRE_GPU=1 "$B/mpi/bin/mpirun" -np 1 "$B/bin/nccl_tests" \
+    > "$logs/nccl_tests.require.log" 2>&1; then
+    fail "mpirun -np 1 nccl_tests passed with PERCEPTUAL_REQUIRE_GPU=1 and no device"
+  elif ! grep -q "no CUDA device" "$logs/nccl_tests.require.log"; then
+    fail "mpirun -np 1 nccl_tests with PERCEPTUAL_REQUIRE_GPU=1 did not say \"no CUDA device\""
+  fi
+  "${mpirun[@]}" LD_DEBUG=files "$B/mpi/bin/mpirun" -np 1 "$B/bin/train_style" "${train[@]:0:6}" -n 1 \
+    --style-layers relu1_2,relu2_2,relu3_4 --image-size 32 --batch-size 1 -o "$work/mpi.safetensors" \
+    > "$logs/mpirun.log" 2>&1 ||
+    fail "mpirun -np 1 train_style: $(grep -v 'calling \|file=\|^ *[0-9]*:\s*$' "$logs/mpirun.log" | tail -3)"
+  while read -r path; do
+    [[ "$path" == "$B/"* || "$path" =~ $system ]] && continue
+    [[ ":$lib_path:" == *":${path%/*}:"* ]] && continue
+    fail "mpirun -np 1 train_style loads $path from this machine: the device would not have it"
+  done < <(grep -o 'calling init: /.*' "$logs/mpirun.log" | cut -d' ' -f3 | sort -u)
   python3 -m py_compile "$B/torch_transform_reference.py" || fail "torch_transform_reference.py does not compile"
   count=$(find "$B/bin" -type f | wc -l)
   echo "dry run of $bundle: $count binaries, library path $lib_path: $failures failure(s)"
@@ -142,6 +180,7 @@ fi
 # own LD_LIBRARY_PATH stays after them (the driver may be found through it).
 export LD_LIBRARY_PATH="$lib_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PERCEPTUAL_DATA="$B/data" PERCEPTUAL_EXAMPLES_DIR="$B/bin" PERCEPTUAL_REQUIRE_GPU=1 PYTHONUNBUFFERED=1
+export "${mpi_env[@]}"
 data="$B/data"
 deadline=$((start + 525))
 left() { echo $((deadline - SECONDS)); }
@@ -181,10 +220,16 @@ tests_end=$((SECONDS + 150))
   echo "| test | status | seconds | doctest |"
   echo "| --- | --- | --- | --- |"
 } >> "$summary"
-for bin in "$B"/bin/cuda_*_test; do
+# nccl_tests first, as one rank of the bundle's mpirun (at most 30 s: a launcher that hangs must
+# leave the other tests their time).
+for bin in "$B"/bin/nccl_tests "$B"/bin/cuda_*_test; do
   name="${bin##*/}"
   t0=$SECONDS
-  step $((tests_end - SECONDS)) "$name" "$bin"
+  launcher=()
+  [[ "$name" == nccl_tests ]] && launcher=("$PERCEPTUAL_MPIEXEC" -np 1)
+  budget=$((tests_end - SECONDS))
+  [[ "$name" == nccl_tests ]] && ((budget > 30)) && budget=30
+  step $budget "$name" "${launcher[@]}" "$bin"
   status=$?
   case $status in 0) verdict=pass ;; 124 | 137) verdict="TIMEOUT" ;; *) verdict="FAIL ($status)" ;; esac
   cases="$(grep -a '^\[doctest\] test cases' "$logs/$name.log" | tail -1 | sed 's/^\[doctest\] //; s/ *| */, /g')"

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <span>
+#include <string>
 
 using namespace perceptual;
 
@@ -28,4 +30,22 @@ TEST_CASE("app::world: alone without a launcher; several ranks of a program with
   setenv("SLURM_STEP_NUM_TASKS", "2", 1);
   CHECK(dist::launched_ranks() == 2);
   for (const char* variable : {"SLURM_NTASKS", "PMIX_RANK", "SLURM_STEP_NUM_TASKS"}) unsetenv(variable);
+}
+
+TEST_CASE("app::ranks_text: nothing alone, the ranks, and the library where the sums run on the device") {
+  struct Ranks final : dist::Communicator, dist::DeviceSum {
+    int ranks = 1;
+    bool device = false;
+    int size() const override { return ranks; }
+    DeviceSum* device_sum() const override { return device ? const_cast<Ranks*>(this) : nullptr; }
+    void sum(std::span<const dist::DeviceBuffer>) override {}
+    std::string name() const override { return "NCCL 2.28.9"; }
+  } comm;
+  CHECK(app::ranks_text(comm).empty());
+  comm.ranks = 2;
+  CHECK(app::ranks_text(comm) == ", 2 ranks");
+  comm.device = true;
+  CHECK(app::ranks_text(comm) == ", 2 ranks over NCCL 2.28.9");
+  comm.ranks = 1;  // mpirun -np 1 of a CUDA program
+  CHECK(app::ranks_text(comm) == ", 1 rank over NCCL 2.28.9");
 }

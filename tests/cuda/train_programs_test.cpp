@@ -109,15 +109,64 @@ void check_cuda_program(const std::string& name, const std::string& args, const 
   CHECK(io::SafetensorsFile(f.dir / "resumed.safetensors").metadata().at("iterations") == "3");
 }
 
+// train_style's options for the fixture's data.
+std::string train_style_args(const Fixture& f) {
+  return "--style " + testing::quoted(f.dir / "style.png") + " --weights " +
+         testing::quoted(f.dir / "vgg.safetensors") + " --data " + testing::quoted(f.dir / "data") +
+         " --style-layers relu1_2,relu2_2 --style-weight 1e-2 --image-size 16 --batch-size 2";
+}
+
+// Whether two model files hold the same bits in every tensor.
+bool same_bits(const fs::path& a, const fs::path& b) {
+  const io::SafetensorsFile x(a), y(b);
+  if (x.names() != y.names()) return false;
+  for (const auto& name : x.names())
+    if (x.read<float>(name) != y.read<float>(name)) return false;
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("train_style_cuda trains as train_style does, or says that there is no device") {
   Fixture f;
-  check_cuda_program("train_style",
-                     "--style " + testing::quoted(f.dir / "style.png") + " --weights " +
-                         testing::quoted(f.dir / "vgg.safetensors") + " --data " + testing::quoted(f.dir / "data") +
-                         " --style-layers relu1_2,relu2_2 --style-weight 1e-2 --image-size 16 --batch-size 2",
-                     f);
+  check_cuda_program("train_style", train_style_args(f), f);
+}
+
+// What a GPU lease checks of NCCL in a training program (scripts/device_check.sh): launched by
+// mpirun as one rank, train_style_cuda sums its gradients over NCCL, which for one rank changes
+// no bit of the GPU's run alone; and so it trains as train_style does.
+TEST_CASE("train_style_cuda as one rank of mpirun sums over NCCL: the GPU's model alone, bit for bit") {
+  PERCEPTUAL_REQUIRE_DEVICE();
+  if (!PERCEPTUAL_PROGRAMS_NCCL) {
+    MESSAGE("skipped: the CUDA programs are built without NCCL (CMake's PERCEPTUAL_NCCL)");
+    return;
+  }
+  const char* launcher = std::getenv("PERCEPTUAL_MPIEXEC");
+  if (!launcher) {
+    MESSAGE("skipped: PERCEPTUAL_MPIEXEC is not set (ctest sets it with MPI; device_check.sh to the bundle's mpirun)");
+    return;
+  }
+  Fixture f;
+  const fs::path cuda = program("train_style_cuda"), cpu = program("train_style");
+  if (!testing::program_available(cuda, "PERCEPTUAL_EXAMPLES_DIR") ||
+      !testing::program_available(cpu, "PERCEPTUAL_EXAMPLES_DIR"))
+    return;
+  ::setenv("NVIDIA_TF32_OVERRIDE", "0", 1);  // exact float32, as the CPU computes
+  const std::string common = train_style_args(f) + " -n 3 --seed 5 --threads 2 ";
+  auto r = testing::run_program(
+      launcher, "-np 1 " + testing::quoted(cuda) + " " + common + "-o " + testing::quoted(f.dir / "nccl.safetensors"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find(", 1 rank over NCCL ") != std::string::npos);
+  r = testing::run_program(cuda, common + "-o " + testing::quoted(f.dir / "cuda.safetensors"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find(", 1 rank") == std::string::npos);  // alone: neither MPI nor NCCL
+  CHECK(same_bits(f.dir / "cuda.safetensors", f.dir / "nccl.safetensors"));
+  r = testing::run_program(cpu, common + "-o " + testing::quoted(f.dir / "cpu.safetensors"));
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  check_same_model(f.dir / "cpu.safetensors", f.dir / "nccl.safetensors");
 }
 
 TEST_CASE("train_sr_cuda trains as train_sr does, or says that there is no device") {

@@ -1,12 +1,14 @@
 #pragma once
-// Device<Cuda> (app/device.hpp) for the CUDA builds of the programs: the current device, TF32 on
-// (unless NVIDIA_TF32_OVERRIDE=0), cuDNN's timed algorithm choice when the fastest is asked for.
+// Device<Cuda> (app/device.hpp) for the CUDA builds of the programs: the current device, or the
+// local rank's as a rank of a launcher, TF32 on (unless NVIDIA_TF32_OVERRIDE=0), cuDNN's timed
+// algorithm choice when the fastest is asked for.
 #include <cuda_runtime.h>
 
 #include <string>
 
 #include "perceptual/app/device.hpp"
 #include "perceptual/backend/cuda/cuda.hpp"
+#include "perceptual/dist/communicator.hpp"
 
 namespace perceptual::app {
 
@@ -16,6 +18,11 @@ struct Device<Cuda> {
   // CudaError saying so and what to run `instead`.
   static std::string start(const std::string& instead, DeviceUse use = DeviceUse::reproducible) {
     if (!cuda::device_available()) throw CudaError("no CUDA device is available (" + instead + ")");
+    // One device per rank of a machine (dist::launched_device), chosen before any work, so that the
+    // backend's stream and NCCL's communicator (app::world) are made on it.
+    int devices = 0;
+    PERCEPTUAL_CUDA_CHECK(cudaGetDeviceCount(&devices));
+    if (const int device = dist::launched_device(devices); device >= 0) PERCEPTUAL_CUDA_CHECK(cudaSetDevice(device));
     cudaDeviceProp prop{};
     PERCEPTUAL_CUDA_CHECK(cudaGetDeviceProperties(&prop, cuda::current_device()));
     int runtime = 0;

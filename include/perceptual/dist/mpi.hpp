@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstddef>
 #include <cstdlib>
 #include <memory>
 #include <span>
@@ -44,6 +45,10 @@ class MpiCommunicator final : public Communicator {
   void sum(std::span<float> values) override { allreduce(values, MPI_FLOAT); }
   void sum(std::span<double> values) override { allreduce(values, MPI_DOUBLE); }
   void barrier() override { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+  // Rank `root`'s bytes, on every rank (dist/nccl.hpp sends NCCL's unique id so).
+  void broadcast(std::span<std::byte> bytes, int root) {
+    check(MPI_Bcast(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+  }
 
   [[noreturn]] void abort(int status) override {
     MPI_Abort(MPI_COMM_WORLD, status);

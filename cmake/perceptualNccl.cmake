@@ -1,0 +1,40 @@
+# NCCL for the CUDA programs' data parallelism (include/perceptual/dist/nccl.hpp: gradients summed
+# on the GPU, one GPU per rank, bootstrapped over MPI). NCCL's header and library come with the
+# CUDA toolkit (or NCCL_ROOT). PERCEPTUAL_NCCL is AUTO (the default: on when the CUDA backend and
+# MPI are on and NCCL is found), ON (required: a configuration error without them) or OFF. After
+# this file PERCEPTUAL_NCCL is ON or OFF; when ON, perceptual::nccl links NCCL and perceptual::mpi
+# and defines PERCEPTUAL_WITH_NCCL, and the CUDA programs link it (cmake/perceptualPrograms.cmake).
+# Without it the CUDA programs build and run alone, and refuse to run as several ranks.
+set(PERCEPTUAL_NCCL AUTO CACHE STRING "Build the CUDA programs' data parallelism over NCCL: AUTO (when CUDA, MPI and NCCL are found), ON (required) or OFF")
+set_property(CACHE PERCEPTUAL_NCCL PROPERTY STRINGS AUTO ON OFF)
+string(TOUPPER "${PERCEPTUAL_NCCL}" perceptual_nccl_request)
+if(perceptual_nccl_request STREQUAL "OFF" OR (NOT perceptual_nccl_request STREQUAL "AUTO" AND NOT PERCEPTUAL_NCCL))
+  set(PERCEPTUAL_NCCL OFF)
+else()
+  set(perceptual_nccl_missing "")
+  if(NOT PERCEPTUAL_CUDA)
+    set(perceptual_nccl_missing "the CUDA backend is off")
+  elseif(NOT PERCEPTUAL_MPI)
+    set(perceptual_nccl_missing "MPI is off: NCCL's ranks are MPI's, from libopenmpi-dev on Debian")
+  else()
+    find_path(PERCEPTUAL_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} ENV NCCL_ROOT PATH_SUFFIXES include)
+    find_library(PERCEPTUAL_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} ENV NCCL_ROOT PATH_SUFFIXES lib lib64)
+    if(NOT PERCEPTUAL_NCCL_INCLUDE_DIR OR NOT PERCEPTUAL_NCCL_LIBRARY)
+      set(perceptual_nccl_missing "NCCL was not found with the CUDA toolkit (set NCCL_ROOT to the folder holding include/nccl.h)")
+    endif()
+  endif()
+  if(perceptual_nccl_missing STREQUAL "")
+    set(PERCEPTUAL_NCCL ON)
+    message(STATUS "perceptual: NCCL on (${PERCEPTUAL_NCCL_LIBRARY})")
+    add_library(perceptual_nccl INTERFACE)
+    add_library(perceptual::nccl ALIAS perceptual_nccl)
+    target_include_directories(perceptual_nccl INTERFACE ${PERCEPTUAL_NCCL_INCLUDE_DIR})
+    target_link_libraries(perceptual_nccl INTERFACE ${PERCEPTUAL_NCCL_LIBRARY} perceptual::mpi)
+    target_compile_definitions(perceptual_nccl INTERFACE PERCEPTUAL_WITH_NCCL)
+  elseif(perceptual_nccl_request STREQUAL "AUTO")
+    message(STATUS "perceptual: NCCL off (${perceptual_nccl_missing})")
+    set(PERCEPTUAL_NCCL OFF)
+  else()
+    message(FATAL_ERROR "perceptual: PERCEPTUAL_NCCL=ON but ${perceptual_nccl_missing}")
+  endif()
+endif()
