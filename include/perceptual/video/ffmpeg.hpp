@@ -62,12 +62,11 @@ class Process {
   Process& operator=(Process&&) = delete;
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
+  // Killed before its pipe closes: otherwise a reader we stop early would first report the broken pipe.
   ~Process() {
+    if (pid_ > 0) ::kill(pid_, SIGKILL);
     close_pipe();
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
+    if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
   }
 
   int fd() const { return fd_; }
