@@ -7,17 +7,21 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "perceptual/app/images.hpp"
 #include "perceptual/app/progress.hpp"
 #include "perceptual/backend/cpu/cpu.hpp"
+#include "perceptual/core/model.hpp"
 #include "perceptual/layers/shared_statistics.hpp"
 #include "perceptual/nets/engstrom.hpp"
 #include "perceptual/nets/transform.hpp"
 #include "perceptual/video/ffmpeg.hpp"
 #include "perceptual/video/stability.hpp"
+#include "perceptual/video/style_distance.hpp"
 
 namespace perceptual::app {
 
@@ -126,6 +130,80 @@ VideoRun stylize_video(Model<Net, Cpu, float>& net, const std::filesystem::path&
   run.seconds = progress.seconds();
   if (run.frames == 0) throw FileError("video " + input.string() + ": no frames");
   return run;
+}
+
+// The flicker table: for each stylised version of one input video, Lai et al.'s warping error
+// (video/flow.hpp; the input's flow, computed once for all) and, when a style distance is given,
+// its mean over the frames (video/style_distance.hpp).
+struct FlickerRow {
+  std::string video;
+  long frames = 0;
+  double warping_error = 0;    // mean over pairs of frames with a reliable pixel
+  double reliable = 0;         // mean fraction of reliable pixels
+  double style_distance = -1;  // mean over the frames measured; -1 when not measured
+};
+
+// Reads `input` and every one of `stylised` in step, up to `max_frames` (0: all) or the shortest;
+// `distance` (may be null) measures frames 0, distance_every, 2 * distance_every, ... of each
+// stylised video (a VGG pass per frame costs more than the flow: one in 10 frames estimates the mean).
+inline std::vector<FlickerRow> measure_flicker(const std::filesystem::path& input,
+                                               const std::vector<std::filesystem::path>& stylised,
+                                               video::StyleDistance<>* distance, long max_frames,
+                                               long distance_every = 1) {
+  if (distance_every < 1) throw ArgumentError("measure_flicker: distance_every must be at least 1");
+  video::VideoReader in(input);
+  std::vector<std::unique_ptr<video::VideoReader>> outs;
+  for (const auto& path : stylised) {
+    outs.push_back(std::make_unique<video::VideoReader>(path));
+    const auto& i = outs.back()->info();
+    if (i.width != in.info().width || i.height != in.info().height)
+      throw ShapeError("video " + path.string() + " is " + std::to_string(i.width) + "x" + std::to_string(i.height) +
+                       ", the input " + input.string() + " " + std::to_string(in.info().width) + "x" +
+                       std::to_string(in.info().height));
+  }
+  std::vector<FlickerRow> rows(stylised.size());
+  std::vector<double> error_sums(stylised.size()), distance_sums(stylised.size());
+  long counted_pairs = 0, distance_frames = 0;
+  double reliable_sum = 0;
+  video::OpticalFlow flow;
+  Tensor<float, Cpu> frame, previous;
+  std::vector<Tensor<float, Cpu>> out(stylised.size()), previous_out(stylised.size());
+  long total = in.info().frames;
+  if (max_frames > 0) total = total > 0 ? std::min(total, max_frames) : max_frames;
+  Progress progress("flicker", std::max(total, 1L));
+  long t = 0;
+  for (; max_frames == 0 || t < max_frames; ++t) {
+    if (!in.read(frame)) break;
+    bool all = true;
+    for (std::size_t k = 0; k < outs.size(); ++k) all = outs[k]->read(out[k]) && all;
+    if (!all) break;
+    if (t > 0) {
+      const video::Motion m = video::motion(flow, previous, frame);
+      const double fraction = m.reliable_fraction();
+      reliable_sum += fraction;
+      if (fraction > 0) {
+        ++counted_pairs;
+        for (std::size_t k = 0; k < outs.size(); ++k)
+          error_sums[k] += video::pair_warping_error(out[k], previous_out[k], m);
+      }
+    }
+    if (distance && t % distance_every == 0) {
+      for (std::size_t k = 0; k < outs.size(); ++k) distance_sums[k] += (*distance)(out[k]);
+      ++distance_frames;
+    }
+    previous = std::move(frame);
+    std::swap(out, previous_out);
+    progress.update(std::min(t + 1, std::max(total, 1L)));
+  }
+  if (t < 2) throw FileError("flicker: fewer than 2 frames to compare");
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    rows[k].video = stylised[k].string();
+    rows[k].frames = t;
+    rows[k].warping_error = counted_pairs ? error_sums[k] / static_cast<double>(counted_pairs) : 0;
+    rows[k].reliable = reliable_sum / static_cast<double>(t - 1);
+    if (distance) rows[k].style_distance = distance_sums[k] / static_cast<double>(distance_frames);
+  }
+  return rows;
 }
 
 }  // namespace perceptual::app
