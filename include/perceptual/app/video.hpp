@@ -27,7 +27,7 @@ namespace perceptual::app {
 
 struct VideoOptions {
   std::string stability = "per-frame";  // per-frame, ema or flow
-  double alpha = 0.7;                   // flow: the weight of the carried previous output
+  double alpha = 0.3;                   // flow: the weight of the carried previous output (docs/RESULTS.md)
   double momentum = 0.9;                // ema: the weight of the past statistics
   double scene_cut = 30;                // mean absolute difference (0..255) that starts a new shot
   int crf = 18;                         // x264's quality (0 lossless .. 51)
