@@ -13,6 +13,7 @@
 #include "perceptual/core/concepts.hpp"
 #include "perceptual/core/epilogue.hpp"
 #include "perceptual/dist/sync_batch_norm.hpp"
+#include "perceptual/layers/shared_statistics.hpp"
 
 namespace perceptual::layers {
 
@@ -174,8 +175,38 @@ struct InstanceNorm {
    private:
     void normalize(const Tensor<T, B>& x, Tensor<T, B>& y, const NormEpilogue<T, B>& epilogue) {
       require_channels(x, C, name());
+      if (InstanceNormHistory* history = shared_instance_norm()) return normalize_shared(*history, x, y, epilogue);
       x_ = saved_for_backward(x);
       instance_norm_forward(x, weight_, bias_, eps, mean_, inv_std_, y, epilogue);
+    }
+
+    // Inside a SharedInstanceNorm scope (layers/shared_statistics.hpp): this frame's statistics,
+    // from the usual kernel into a scratch tensor (y may be x itself, which must survive until the
+    // average is known), blended into the history, then batch norm's fixed-statistics kernel.
+    void normalize_shared(InstanceNormHistory& history, const Tensor<T, B>& x, Tensor<T, B>& y,
+                          const NormEpilogue<T, B>& epilogue) {
+      if (gradients_enabled())
+        throw Error(name() + ": shared instance-norm statistics are for inference; open a NoGrad scope too");
+      if (x.n() != 1)
+        throw ShapeError(name() + ": shared instance-norm statistics take one image at a time, not " +
+                         to_string(x.shape()));
+      x_ = Tensor<T, B>{};
+      Tensor<T, B> scratch(x.shape(), uninitialized);
+      instance_norm_forward(x, weight_, bias_, eps, mean_, inv_std_, scratch, {});
+      const auto m = mean_.to_host(), s = inv_std_.to_host();
+      std::vector<double> mean(C), var(C);
+      for (int c = 0; c < C; ++c) {
+        mean[c] = static_cast<double>(m[c]);
+        var[c] = 1 / (static_cast<double>(s[c]) * static_cast<double>(s[c])) - eps;
+      }
+      history.blend_next(name(), mean, var);
+      std::vector<T> mean_t(C), var_t(C);
+      for (int c = 0; c < C; ++c) {
+        mean_t[c] = static_cast<T>(static_cast<float>(mean[c]));
+        var_t[c] = static_cast<T>(static_cast<float>(var[c]));
+      }
+      batch_norm_forward_inference(x, weight_, bias_, Tensor<T, B>::from_host({1, C, 1, 1}, mean_t),
+                                   Tensor<T, B>::from_host({1, C, 1, 1}, var_t), eps, y, epilogue);
     }
 
     // Without affine, weight stays 1 and bias 0, so one kernel serves both.
