@@ -37,16 +37,6 @@ struct Options : app::TransformFlags {
 // 1024x1024 image.
 constexpr std::int64_t batch_pixels = std::int64_t{1} << 20;
 
-// Reflection-pads the bottom and right to multiples of `m` (the net's size then comes back unchanged).
-TensorF pad_to_multiple(const TensorF& x, int m) {
-  const int ph = (m - x.h() % m) % m, pw = (m - x.w() % m) % m;
-  if (ph == 0 && pw == 0) return x;
-  if (ph >= x.h() || pw >= x.w())
-    throw ShapeError("image " + to_string(x.shape().spatial()) + " is too small to pad to a multiple of " +
-                     std::to_string(m));
-  return reflect_pad(x, 0, ph, 0, pw);
-}
-
 // Luminance-only transfer (Gatys et al. 2016, "Preserving color"): the output's Y with the input's Cb, Cr.
 TensorF preserve_colors(const TensorF& stylized, const TensorF& content) {
   TensorF y = io::rgb_to_ycbcr(stylized);
@@ -62,7 +52,8 @@ TensorF preserve_colors(const TensorF& stylized, const TensorF& content) {
 // Our networks: reflection-padded to a multiple of 4, cropped back to the input's size.
 template <class Net>
 TensorF stylize_johnson(Model<Net, Cpu, float>& net, const TensorF& image) {
-  return app::crop_top_left(net.forward(pad_to_multiple(image, nets::style_transform_multiple)), image.h(), image.w());
+  return app::crop_top_left(net.forward(app::pad_to_multiple(image, nets::style_transform_multiple)), image.h(),
+                            image.w());
 }
 
 // lengstrom's evaluate.py: the network at the image's own size with TensorFlow's SAME arithmetic,

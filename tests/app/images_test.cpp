@@ -44,6 +44,18 @@ TEST_CASE("crop_top_left keeps each image's top-left rows and columns") {
   CHECK_THROWS_AS(app::crop_top_left(x, 4, 4), ShapeError);
 }
 
+TEST_CASE("pad_to_multiple reflects the bottom rows and right columns up to a multiple; crop_top_left undoes it") {
+  Tensor<float, Cpu> x({1, 1, 3, 3});
+  for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = static_cast<float>(i);  // rows {0 1 2} {3 4 5} {6 7 8}
+  const auto y = app::pad_to_multiple(x, 4);
+  CHECK(y.shape() == Shape4{1, 1, 4, 4});
+  CHECK(y.to_host() == std::vector<float>{0, 1, 2, 1, 3, 4, 5, 4, 6, 7, 8, 7, 3, 4, 5, 4});
+  CHECK(app::crop_top_left(y, 3, 3).to_host() == x.to_host());
+  CHECK(app::pad_to_multiple(y, 4).to_host() == y.to_host());
+  CHECK_THROWS_WITH_AS(app::pad_to_multiple(Tensor<float, Cpu>({1, 1, 1, 4}), 4), doctest::Contains("too small"),
+                       ShapeError);
+}
+
 TEST_CASE("synthetic_image is the same for the same variant, different for another, and within [0, 255]") {
   const auto a = app::synthetic_image(16, 20, 1), b = app::synthetic_image(16, 20, 1),
              c = app::synthetic_image(16, 20, 2);

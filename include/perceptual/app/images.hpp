@@ -17,6 +17,7 @@
 
 #include "perceptual/app/options.hpp"
 #include "perceptual/app/timing.hpp"
+#include "perceptual/backend/cpu/conv.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/dist/communicator.hpp"
 #include "perceptual/io/image.hpp"
@@ -217,6 +218,16 @@ inline Tensor<float, Cpu> crop_top_left(const Tensor<float, Cpu>& x, int h, int 
       std::copy_n(from + (static_cast<std::size_t>(p) * x.h() + i) * x.w(), w,
                   to + (static_cast<std::size_t>(p) * h + i) * w);
   return y;
+}
+
+// Reflection-pads the bottom and right to multiples of `m` (a style network then gives the size back).
+inline Tensor<float, Cpu> pad_to_multiple(const Tensor<float, Cpu>& x, int m) {
+  const int ph = (m - x.h() % m) % m, pw = (m - x.w() % m) % m;
+  if (ph == 0 && pw == 0) return x;
+  if (ph >= x.h() || pw >= x.w())
+    throw ShapeError("image " + to_string(x.shape().spatial()) + " is too small to pad to a multiple of " +
+                     std::to_string(m));
+  return reflect_pad(x, 0, ph, 0, pw);
 }
 
 // A smooth deterministic 1x3xHxW test image in [0, 255] (for timings without image files).

@@ -1,5 +1,5 @@
 #pragma once
-// What stylize_video does, once for its CPU program (and the benchmarks that time it): a video read
+// What stylize_video does, once for its programs (CPU and CUDA): a video read
 // by FFmpeg, each frame through a style network (ours or lengstrom's) with a stability method, the
 // result written at the input's frame rate with its audio. Needs OpenCV (perceptual::video).
 #include <CLI/CLI.hpp>
@@ -60,24 +60,18 @@ inline void add_video_flags(CLI::App& cli, VideoOptions& o) {
       ->check(CLI::NonNegativeNumber);
 }
 
-// Reflection-pads the bottom and right to multiples of `m` (our networks then give the size back).
-inline Tensor<float, Cpu> pad_to_multiple(const Tensor<float, Cpu>& x, int m) {
-  const int ph = (m - x.h() % m) % m, pw = (m - x.w() % m) % m;
-  if (ph == 0 && pw == 0) return x;
-  if (ph >= x.h() || pw >= x.w())
-    throw ShapeError("image " + to_string(x.shape().spatial()) + " is too small to pad to a multiple of " +
-                     std::to_string(m));
-  return reflect_pad(x, 0, ph, 0, pw);
-}
-
-// One frame through a style network, at the frame's size: ours reflection-padded to a multiple of
-// 4, lengstrom's with TensorFlow's SAME arithmetic; both cropped to the frame (values unrounded).
-template <class Net>
-Tensor<float, Cpu> stylize_frame(Model<Net, Cpu, float>& net, const Tensor<float, Cpu>& frame) {
+// One frame (on the host) through a style network on backend B, at the frame's size: ours
+// reflection-padded to a multiple of 4, lengstrom's with TensorFlow's SAME arithmetic; both cropped
+// to the frame (values unrounded), back on the host.
+template <class Net, class B>
+Tensor<float, Cpu> stylize_frame(Model<Net, B, float>& net, const Tensor<float, Cpu>& frame) {
+  const auto run = [&](const Tensor<float, Cpu>& x) {
+    return crop_top_left(to_backend<Cpu>(net.forward(to_backend<B>(x))), frame.h(), frame.w());
+  };
   if constexpr (std::is_same_v<Net, nets::EngstromNet>)
-    return crop_top_left(net.forward(frame), frame.h(), frame.w());
+    return run(frame);
   else
-    return crop_top_left(net.forward(pad_to_multiple(frame, nets::style_transform_multiple)), frame.h(), frame.w());
+    return run(pad_to_multiple(frame, nets::style_transform_multiple));
 }
 
 struct VideoRun {
@@ -86,9 +80,10 @@ struct VideoRun {
   double seconds = 0;  // decoding, stylising and encoding, the whole loop
 };
 
-// Stylises `input` into `output` frame by frame with `net` (eval mode), as options.stability asks.
-template <class Net>
-VideoRun stylize_video(Model<Net, Cpu, float>& net, const std::filesystem::path& input,
+// Stylises `input` into `output` frame by frame with `net` (eval mode, on backend B), as
+// options.stability asks. Decoding, the flow method and encoding run on the CPU.
+template <class Net, class B>
+VideoRun stylize_video(Model<Net, B, float>& net, const std::filesystem::path& input,
                        const std::filesystem::path& output, const VideoOptions& o) {
   std::error_code ec;
   if (std::filesystem::equivalent(input, output, ec))
