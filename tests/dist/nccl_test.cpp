@@ -20,6 +20,7 @@
 #include "perceptual/app/cuda_device.hpp"
 #include "perceptual/app/distributed.hpp"
 #include "perceptual/backend/cuda/cuda.hpp"
+#include "support/mirror_ranks.hpp"
 
 using namespace perceptual;
 
@@ -73,17 +74,6 @@ struct DeviceMirror final : dist::Communicator, dist::DeviceSum {
     PERCEPTUAL_CUDA_CHECK(cudaMemcpy(v.data(), b.data, b.count * sizeof(T), cudaMemcpyDeviceToHost));
     for (T& x : v) x = static_cast<T>(2 * static_cast<float>(x));  // exact: a power of two
     PERCEPTUAL_CUDA_CHECK(cudaMemcpy(b.data, v.data(), b.count * sizeof(T), cudaMemcpyHostToDevice));
-  }
-};
-
-// The same on the host, for the host path.
-struct Mirror final : dist::Communicator {
-  int size() const override { return 2; }
-  void sum(std::span<float> v) override {
-    for (float& x : v) x *= 2;
-  }
-  void sum(std::span<double> v) override {
-    for (double& x : v) x *= 2;
   }
 };
 
@@ -175,7 +165,7 @@ TEST_CASE("combine_gradients on the device: every learnable gradient, weighted, 
   CHECK(device.seen[2].device == cuda::current_device());
 
   Tensor<float, Cpu> cpu_hf = cpu_h;
-  Mirror host;
+  testing::MirrorRanks host;  // the same on the host, for the host path
   dist::combine_gradients(host, Parameters<float, Cpu>{{"w", nullptr, &cpu_f}}, 1, 4);
   dist::combine_gradients(host, Parameters<double, Cpu>{{"w", nullptr, &cpu_d}}, 1, 4);
   dist::combine_gradients(host, Parameters<float, Cpu>{{"w", nullptr, &cpu_hf}}, 1, 4);

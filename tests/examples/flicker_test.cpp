@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/csv.hpp"
+#include "support/ffmpeg.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tiny_vgg.hpp"
@@ -21,11 +22,7 @@ namespace {
 const testing::Program program("flicker");
 
 bool ready() {
-  if (!program.available()) return false;
-  if (std::system("ffmpeg -version >/dev/null 2>&1") == 0 && std::system("ffprobe -version >/dev/null 2>&1") == 0)
-    return true;
-  MESSAGE("skipped: ffmpeg or ffprobe is not on PATH (on Debian: apt-get install ffmpeg)");
-  return false;
+  return program.available() && testing::ffmpeg_available();
 }
 
 fs::path chelsea() {

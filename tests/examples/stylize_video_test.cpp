@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "support/ffmpeg.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
 
@@ -17,11 +18,7 @@ namespace {
 const testing::Program program("stylize_video");
 
 bool ready() {
-  if (!program.available()) return false;
-  if (std::system("ffmpeg -version >/dev/null 2>&1") == 0 && std::system("ffprobe -version >/dev/null 2>&1") == 0)
-    return true;
-  MESSAGE("skipped: ffmpeg or ffprobe is not on PATH (on Debian: apt-get install ffmpeg)");
-  return false;
+  return program.available() && testing::ffmpeg_available();
 }
 
 fs::path candy() {

@@ -9,19 +9,13 @@
 
 #include "perceptual/video/ffmpeg.hpp"
 #include "support/clips.hpp"
+#include "support/ffmpeg.hpp"
 #include "support/program.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace perceptual;
 
 namespace {
-
-bool ffmpeg_available() {
-  if (std::system("ffmpeg -version >/dev/null 2>&1") == 0 && std::system("ffprobe -version >/dev/null 2>&1") == 0)
-    return true;
-  MESSAGE("skipped: ffmpeg or ffprobe is not on PATH (on Debian: apt-get install ffmpeg)");
-  return false;
-}
 
 double mean_abs_difference(const Tensor<float, Cpu>& a, const Tensor<float, Cpu>& b) {
   double sum = 0;
@@ -41,7 +35,7 @@ void write_clip_with_audio(const std::filesystem::path& path, double seconds) {
 }  // namespace
 
 TEST_CASE("A clip written by VideoWriter is probed and read back as it was written") {
-  if (!ffmpeg_available()) return;
+  if (!testing::ffmpeg_available()) return;
   testing::TempDir dir;
   const auto clip = testing::pan_clip(5, 48, 64, 8);
   video::VideoWriter writer(dir / "pan.mp4", 64, 48, "10/1");
@@ -71,7 +65,7 @@ TEST_CASE("A clip written by VideoWriter is probed and read back as it was writt
 }
 
 TEST_CASE("VideoWriter keeps the audio of the file it is given") {
-  if (!ffmpeg_available()) return;
+  if (!testing::ffmpeg_available()) return;
   testing::TempDir dir;
   write_clip_with_audio(dir / "in.mp4", 1);
   video::VideoReader reader(dir / "in.mp4");
@@ -85,7 +79,7 @@ TEST_CASE("VideoWriter keeps the audio of the file it is given") {
 }
 
 TEST_CASE("probe says what is wrong with a file that holds no video") {
-  if (!ffmpeg_available()) return;
+  if (!testing::ffmpeg_available()) return;
   testing::TempDir dir;
   CHECK_THROWS_WITH_AS(video::probe(dir / "none.mp4"), doctest::Contains("no such file"), FileError);
   std::ofstream(dir / "text.mp4") << "not a video";
@@ -101,7 +95,7 @@ TEST_CASE("A program that is not on PATH is an Error that says so") {
 }
 
 TEST_CASE("A VideoWriter dropped before finish leaves no ffmpeg behind and does not hang") {
-  if (!ffmpeg_available()) return;
+  if (!testing::ffmpeg_available()) return;
   testing::TempDir dir;
   {
     video::VideoWriter writer(dir / "half.mp4", 64, 48, "10/1");
