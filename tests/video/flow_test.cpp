@@ -90,3 +90,14 @@ TEST_CASE("WarpingError refuses an output of another size than its input") {
   video::WarpingError e;
   CHECK_THROWS_AS(e.add(testing::texture_window(8, 8, 0), testing::texture_window(8, 12, 0)), ShapeError);
 }
+
+TEST_CASE("WarpingError of several outputs: each one's error as measured alone, the input's flow once") {
+  const auto pan = testing::pan_clip(4, 48, 48, 2);
+  const auto noise = testing::noise_clip(4, 48, 48, 7);
+  video::WarpingError both(2);
+  for (std::size_t t = 0; t < pan.size(); ++t) both.add(pan[t], std::vector<Frame>{pan[t], noise[t]});
+  CHECK(both.mean(0) == doctest::Approx(clip_warping_error(pan, pan)).epsilon(1e-12));
+  CHECK(both.mean(1) == doctest::Approx(clip_warping_error(pan, noise)).epsilon(1e-12));
+  CHECK(both.reliable() > 0.8);
+  CHECK_THROWS_AS(both.add(pan[0], pan[0]), ArgumentError);  // made for two outputs
+}

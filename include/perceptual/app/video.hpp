@@ -157,12 +157,11 @@ inline std::vector<FlickerRow> measure_flicker(const std::filesystem::path& inpu
                        std::to_string(in.info().height));
   }
   std::vector<FlickerRow> rows(stylised.size());
-  std::vector<double> error_sums(stylised.size()), distance_sums(stylised.size());
-  long counted_pairs = 0, distance_frames = 0;
-  double reliable_sum = 0;
-  video::OpticalFlow flow;
-  Tensor<float, Cpu> frame, previous;
-  std::vector<Tensor<float, Cpu>> out(stylised.size()), previous_out(stylised.size());
+  video::WarpingError warping(stylised.size());
+  std::vector<double> distance_sums(stylised.size());
+  long distance_frames = 0;
+  Tensor<float, Cpu> frame;
+  std::vector<Tensor<float, Cpu>> out(stylised.size());
   long total = in.info().frames;
   if (max_frames > 0) total = total > 0 ? std::min(total, max_frames) : max_frames;
   Progress progress("flicker", std::max(total, 1L));
@@ -172,30 +171,19 @@ inline std::vector<FlickerRow> measure_flicker(const std::filesystem::path& inpu
     bool all = true;
     for (std::size_t k = 0; k < outs.size(); ++k) all = outs[k]->read(out[k]) && all;
     if (!all) break;
-    if (t > 0) {
-      const video::Motion m = video::motion(flow, previous, frame);
-      const double fraction = m.reliable_fraction();
-      reliable_sum += fraction;
-      if (fraction > 0) {
-        ++counted_pairs;
-        for (std::size_t k = 0; k < outs.size(); ++k)
-          error_sums[k] += video::pair_warping_error(out[k], previous_out[k], m);
-      }
-    }
+    warping.add(frame, out);
     if (distance && t % distance_every == 0) {
       for (std::size_t k = 0; k < outs.size(); ++k) distance_sums[k] += (*distance)(out[k]);
       ++distance_frames;
     }
-    previous = std::move(frame);
-    std::swap(out, previous_out);
     progress.update(std::min(t + 1, std::max(total, 1L)));
   }
   if (t < 2) throw FileError("flicker: fewer than 2 frames to compare");
   for (std::size_t k = 0; k < rows.size(); ++k) {
     rows[k].video = stylised[k].string();
     rows[k].frames = t;
-    rows[k].warping_error = counted_pairs ? error_sums[k] / static_cast<double>(counted_pairs) : 0;
-    rows[k].reliable = reliable_sum / static_cast<double>(t - 1);
+    rows[k].warping_error = warping.mean(k);
+    rows[k].reliable = warping.reliable();
     if (distance) rows[k].style_distance = distance_sums[k] / static_cast<double>(distance_frames);
   }
   return rows;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -167,39 +168,49 @@ inline double pair_warping_error(const Frame& output, const Frame& previous_outp
   return count ? sum / static_cast<double>(count) : 0;
 }
 
-// The warping error of a whole video (Lai et al. 2018, eq. 8), frame by frame: add(input t, output
-// t) for t = 0, 1, ...; mean() is the mean over the pairs (t-1, t) that had a reliable pixel.
+// The warping error (Lai et al. 2018, eq. 8) of one or more output videos of one input, frame by
+// frame: add(input t, outputs t) for t = 0, 1, ...; the input's motion is computed once a frame for
+// all of them. mean(k) is output k's mean over the pairs (t-1, t) that had a reliable pixel.
 class WarpingError {
  public:
-  void add(const Frame& input, const Frame& output) {
+  explicit WarpingError(std::size_t outputs = 1) : sums_(outputs) {}
+
+  void add(const Frame& input, std::span<const Frame> outputs) {
     require_frame(input, "video::WarpingError");
-    if (input.h() != output.h() || input.w() != output.w())
-      throw ShapeError("video::WarpingError: input frame " + to_string(input.shape()) + " and output frame " +
-                       to_string(output.shape()) + " differ in size");
+    if (outputs.size() != sums_.size())
+      throw ArgumentError("video::WarpingError: " + std::to_string(outputs.size()) + " outputs, made for " +
+                          std::to_string(sums_.size()));
+    for (const Frame& output : outputs)
+      if (input.h() != output.h() || input.w() != output.w())
+        throw ShapeError("video::WarpingError: input frame " + to_string(input.shape()) + " and output frame " +
+                         to_string(output.shape()) + " differ in size");
     if (!previous_input_.empty()) {
       const Motion m = motion(flow_, previous_input_, input);
       const double fraction = m.reliable_fraction();
-      reliable_.push_back(fraction);
-      errors_.push_back(pair_warping_error(output, previous_output_, m));
+      reliable_sum_ += fraction;
+      ++pairs_;
       if (fraction > 0) {
-        sum_ += errors_.back();
+        for (std::size_t k = 0; k < outputs.size(); ++k)
+          sums_[k] += pair_warping_error(outputs[k], previous_outputs_[k], m);
         ++counted_;
       }
     }
     previous_input_ = input;
-    previous_output_ = output;
+    previous_outputs_.assign(outputs.begin(), outputs.end());
   }
+  void add(const Frame& input, const Frame& output) { add(input, std::span<const Frame>(&output, 1)); }
 
-  double mean() const { return counted_ ? sum_ / counted_ : 0; }
-  const std::vector<double>& errors() const { return errors_; }      // per pair, t = 1, 2, ...
-  const std::vector<double>& reliable() const { return reliable_; }  // each pair's reliable fraction
+  double mean(std::size_t k = 0) const { return counted_ ? sums_.at(k) / counted_ : 0; }
+  // The mean over the pairs so far of the fraction of reliable pixels.
+  double reliable() const { return pairs_ ? reliable_sum_ / pairs_ : 0; }
 
  private:
   OpticalFlow flow_;
-  Frame previous_input_, previous_output_;
-  std::vector<double> errors_, reliable_;
-  double sum_ = 0;
-  int counted_ = 0;
+  Frame previous_input_;
+  std::vector<Frame> previous_outputs_;
+  std::vector<double> sums_;
+  double reliable_sum_ = 0;
+  long pairs_ = 0, counted_ = 0;
 };
 
 }  // namespace perceptual::video
