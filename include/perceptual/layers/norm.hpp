@@ -83,6 +83,29 @@ constexpr double momentum_or(double fallback) {
 template <class T>
 using norm_statistic_t = std::conditional_t<(sizeof(T) < sizeof(float)), float, T>;
 
+// Each channel's mean and biased variance, in double on the host, from what a norm's forward
+// saves (the mean and 1 / sqrt(var + eps)); a variance that rounding takes below 0 is 0.
+template <class S, class B>
+std::pair<std::vector<double>, std::vector<double>> saved_moments(const Tensor<S, B>& mean, const Tensor<S, B>& inv_std,
+                                                                  double eps) {
+  const auto m = mean.to_host(), s = inv_std.to_host();
+  std::vector<double> means(m.size()), variances(m.size());
+  for (std::size_t c = 0; c < m.size(); ++c) {
+    const double i = static_cast<double>(s[c]);
+    means[c] = static_cast<double>(m[c]);
+    variances[c] = std::max(0.0, 1 / (i * i) - eps);
+  }
+  return {means, variances};
+}
+
+// Per-channel values as the 1 x C x 1 x 1 tensor of T on B that the norm ops take (bf16 through float).
+template <class T, class B>
+Tensor<T, B> channel_tensor(const std::vector<double>& values) {
+  std::vector<T> v(values.size());
+  for (std::size_t c = 0; c < v.size(); ++c) v[c] = static_cast<T>(static_cast<norm_statistic_t<T>>(values[c]));
+  return Tensor<T, B>::from_host({1, static_cast<int>(v.size()), 1, 1}, v);
+}
+
 // The options of a normalisation layer, each with its default when absent.
 template <class... Opts>
 struct NormOptions {
@@ -193,20 +216,10 @@ struct InstanceNorm {
       x_ = Tensor<T, B>{};
       Tensor<T, B> scratch(x.shape(), uninitialized);
       instance_norm_forward(x, weight_, bias_, eps, mean_, inv_std_, scratch, {});
-      const auto m = mean_.to_host(), s = inv_std_.to_host();
-      std::vector<double> mean(C), var(C);
-      for (int c = 0; c < C; ++c) {
-        mean[c] = static_cast<double>(m[c]);
-        var[c] = 1 / (static_cast<double>(s[c]) * static_cast<double>(s[c])) - eps;
-      }
+      auto [mean, var] = detail::saved_moments(mean_, inv_std_, eps);
       history.blend_next(name(), mean, var);
-      std::vector<T> mean_t(C), var_t(C);
-      for (int c = 0; c < C; ++c) {
-        mean_t[c] = static_cast<T>(static_cast<float>(mean[c]));
-        var_t[c] = static_cast<T>(static_cast<float>(var[c]));
-      }
-      batch_norm_forward_inference(x, weight_, bias_, Tensor<T, B>::from_host({1, C, 1, 1}, mean_t),
-                                   Tensor<T, B>::from_host({1, C, 1, 1}, var_t), eps, y, epilogue);
+      batch_norm_forward_inference(x, weight_, bias_, detail::channel_tensor<T, B>(mean),
+                                   detail::channel_tensor<T, B>(var), eps, y, epilogue);
     }
 
     // Without affine, weight stays 1 and bias 0, so one kernel serves both.
@@ -298,35 +311,29 @@ struct BatchNorm {
       } else {
         Tensor<T, B> unused_mean = running_mean_, unused_var = running_var_, unused(x.shape(), uninitialized);
         batch_norm_forward_training(x, weight_, bias_, eps, 0.0, unused_mean, unused_var, mean_, inv_std_, unused, {});
-        const auto shard_mean = mean_.to_host(), shard_inv_std = inv_std_.to_host();
+        const auto [shard_mean, shard_var] = detail::saved_moments(mean_, inv_std_, eps);
         const double count = static_cast<double>(x.n()) * static_cast<double>(x.shape().plane());
         std::vector<double> sums(1 + 2 * C);  // count, then each channel's sum, then its sum of squares
         sums[0] = count;
         for (int c = 0; c < C; ++c) {
-          const double mean = shard_mean[c], inv_std = shard_inv_std[c];
-          const double variance = std::max(0.0, 1 / (inv_std * inv_std) - eps);
-          sums[1 + c] = count * mean;
-          sums[1 + C + c] = count * (variance + mean * mean);
+          sums[1 + c] = count * shard_mean[c];
+          sums[1 + C + c] = count * (shard_var[c] + shard_mean[c] * shard_mean[c]);
         }
         ranks_->sum(sums);
         global_count_ = sums[0];
         shard_count_ = count;
-        std::vector<T> mean(C), variance(C);
-        auto running_mean = running_mean_.to_host(), running_var = running_var_.to_host();
+        std::vector<double> mean(C), variance(C), running_mean(C), running_var(C);
+        const auto old_mean = running_mean_.to_host(), old_var = running_var_.to_host();
         for (int c = 0; c < C; ++c) {
-          const double m = sums[1 + c] / global_count_;
-          const double v = std::max(0.0, sums[1 + C + c] / global_count_ - m * m);
-          mean[c] = static_cast<T>(m);
-          variance[c] = static_cast<T>(v);
-          running_mean[c] = static_cast<T>((1 - momentum) * running_mean[c] + momentum * m);
-          running_var[c] =
-              static_cast<T>((1 - momentum) * running_var[c] + momentum * v * global_count_ / (global_count_ - 1));
+          mean[c] = sums[1 + c] / global_count_;
+          variance[c] = std::max(0.0, sums[1 + C + c] / global_count_ - mean[c] * mean[c]);
+          running_mean[c] = (1 - momentum) * old_mean[c] + momentum * mean[c];
+          running_var[c] = (1 - momentum) * old_var[c] + momentum * variance[c] * global_count_ / (global_count_ - 1);
         }
-        const Shape4 channels{1, C, 1, 1};
-        global_mean_ = Tensor<T, B>::from_host(channels, mean);
-        global_var_ = Tensor<T, B>::from_host(channels, variance);
-        running_mean_ = Tensor<T, B>::from_host(channels, running_mean);
-        running_var_ = Tensor<T, B>::from_host(channels, running_var);
+        global_mean_ = detail::channel_tensor<T, B>(mean);
+        global_var_ = detail::channel_tensor<T, B>(variance);
+        running_mean_ = detail::channel_tensor<T, B>(running_mean);
+        running_var_ = detail::channel_tensor<T, B>(running_var);
         batch_norm_forward_inference(x, weight_, bias_, global_mean_, global_var_, eps, y, epilogue);
       }
     }
