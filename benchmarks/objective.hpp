@@ -42,6 +42,7 @@ using TensorF = Tensor<float, Cpu>;  // the images, on the host
 struct Options {
   std::string program = "objective";  // in messages
   std::string model, weights, style, csv = "objective.csv", summary = "objective_summary.csv";
+  std::string baseline;  // an earlier run's CSV whose Gatys curves are reused (only the network runs)
   std::vector<std::string> inputs;
   std::string sizes = "256", match;
   losses::StyleObjectiveOptions objective;  // the model's, unless given
@@ -112,13 +113,13 @@ inline void write_record(std::ostream& out, const Record& r) {
   out.flush();
 }
 
-// The complete records of an earlier run's CSV (for --resume).
-inline std::vector<Record> read_records(const std::string& path) {
+// The complete records of an earlier run's CSV (for --resume and --baseline, the flag in messages).
+inline std::vector<Record> read_records(const std::string& path, const std::string& flag = "--resume") {
   std::ifstream in(path);
   std::vector<Record> out;
   std::string line;
   if (!std::getline(in, line)) return out;
-  if (line != csv_header) throw FileError("--resume: " + path + " is not a CSV written by this program");
+  if (line != csv_header) throw FileError(flag + ": " + path + " is not a CSV written by this program");
   Record current;
   for (int number_of_line = 2; std::getline(in, line); ++number_of_line) {
     const auto f = csv_fields(line);
@@ -143,7 +144,7 @@ inline std::vector<Record> read_records(const std::string& path) {
         current = {};
       }
     } catch (const std::exception&) {
-      throw FileError("--resume: " + path + " line " + std::to_string(number_of_line) + " is malformed: " + line);
+      throw FileError(flag + ": " + path + " line " + std::to_string(number_of_line) + " is malformed: " + line);
     }
   }
   return out;
@@ -255,12 +256,40 @@ std::vector<std::pair<Tensor<float, B>, double>> feed_forward(const std::string&
   return out;
 }
 
+// With --baseline: the earlier run's record of r's image (by file name: the run may have named it
+// from another directory) and size at r's iteration limit (nullptr without --baseline); FileError
+// when that run lacks it.
+inline const Record* baseline_of(const std::vector<Record>& baseline, const Record& r) {
+  if (baseline.empty()) return nullptr;
+  const auto name = fs::path(r.image).filename();
+  const auto it = std::find_if(baseline.begin(), baseline.end(), [&](const Record& b) {
+    return b.size == r.size && fs::path(b.image).filename() == name && b.max_iterations == r.max_iterations;
+  });
+  if (it == baseline.end())
+    throw FileError("--baseline has no complete " + std::to_string(r.max_iterations) + "-iteration run of " + r.image +
+                    " at " + std::to_string(r.size) + " px (run it without --baseline)");
+  return &*it;
+}
+
+// The baseline's curve is only comparable when it minimised this objective: its iteration 0 (the
+// white noise, the same for the same seed and size) must have the value this objective gives it.
+inline void check_same_objective(const Record& b, const losses::ObjectiveTerms& noise, const std::string& path) {
+  const double recorded = b.gatys.front().total;
+  if (std::abs(recorded - noise.total) > 1e-5 * std::abs(noise.total))
+    throw FileError("--baseline " + path + ": its starting noise for " + b.image + " has objective " +
+                    number(recorded) + " but " + number(noise.total) +
+                    " here: the baseline minimised another objective (style image or size, layers, weights, seed or "
+                    "VGG file differ)");
+}
+
 template <class VggNet, class B>
 int run(const Options& o, const std::vector<fs::path>& images, const std::vector<int>& sizes, int style_size) {
   losses::StyleObjective<VggNet, B> objective(o.objective, o.weights);
   const TensorF style = io::resize_longer_side(io::read_image<float>(o.style), style_size);
   const Tensor<float, B> style_b = to_backend<B>(style);
   std::vector<Record> records = o.resume ? read_records(o.csv) : std::vector<Record>{};
+  const std::vector<Record> baseline =
+      o.baseline.empty() ? std::vector<Record>{} : read_records(o.baseline, "--baseline");
   // Kept: this run's images at any size (an earlier run's other sizes stay in the CSV and summary).
   std::erase_if(records, [&](const Record& r) {
     return r.max_iterations != o.iterations ||
@@ -293,14 +322,24 @@ int run(const Options& o, const std::vector<fs::path>& images, const std::vector
       objective.set_content(content);
       r.feed_forward = objective.value(outputs[i].first);
       r.feed_forward_seconds = outputs[i].second;
-      Tensor<float, B> y;
-      const app::GatysOptions gatys{.iterations = o.iterations, .seed = o.seed};
-      const auto run = app::run_gatys(objective, content, style_b, gatys, y, [&](const app::GatysProgress& p) {
-        r.gatys.push_back(p.terms);
-        r.seconds.push_back(p.seconds);
-        r.evaluations.push_back(p.evaluations);
-        return true;
-      });
+      std::string stop = "from --baseline";
+      if (const Record* b = baseline_of(baseline, r)) {
+        check_same_objective(*b, objective.value(losses::white_noise_image<float, B>(content.shape(), o.seed)),
+                             o.baseline);
+        r.gatys = b->gatys;
+        r.seconds = b->seconds;
+        r.evaluations = b->evaluations;
+      } else {
+        Tensor<float, B> y;
+        const app::GatysOptions gatys{.iterations = o.iterations, .seed = o.seed};
+        const auto run = app::run_gatys(objective, content, style_b, gatys, y, [&](const app::GatysProgress& p) {
+          r.gatys.push_back(p.terms);
+          r.seconds.push_back(p.seconds);
+          r.evaluations.push_back(p.evaluations);
+          return true;
+        });
+        stop = optim::to_string(run.lbfgs.stop);
+      }
       std::string crossing = "never";
       for (std::size_t k = 0; k < r.gatys.size(); ++k)
         if (r.gatys[k].total <= r.feed_forward.total) {
@@ -311,8 +350,8 @@ int run(const Options& o, const std::vector<fs::path>& images, const std::vector
                    "%s: %d px, image %zu/%zu %s: feed-forward %.4g; Gatys %.4g after %d iterations (%s, "
                    "%.0f s); below feed-forward %s\n",
                    o.program.c_str(), size, i + 1, todo.size(), todo[i].filename().c_str(), r.feed_forward.total,
-                   r.gatys.back().total, static_cast<int>(r.gatys.size()) - 1, optim::to_string(run.lbfgs.stop).c_str(),
-                   r.seconds.back(), crossing.c_str());
+                   r.gatys.back().total, static_cast<int>(r.gatys.size()) - 1, stop.c_str(), r.seconds.back(),
+                   crossing.c_str());
       write_record(csv, r);
       records.push_back(std::move(r));
     }
@@ -389,6 +428,12 @@ int objective_main(int argc, char** argv, const std::string& program, const std:
   cli.add_flag("--resume", o.resume,
                "keep the finished images of an earlier run's --csv (same --iterations; any size) and do only the "
                "rest; the summary covers every size in the CSV");
+  cli.add_option("--baseline", o.baseline,
+                 "reuse the Gatys curves of an earlier run's --csv (the same style, objective, sizes, "
+                 "--iterations and --seed: checked on each image's starting noise) and run only the network, to "
+                 "compare models on one baseline in seconds")
+      ->check(CLI::ExistingFile)
+      ->excludes("--resume");
   CLI11_PARSE(cli, argc, argv);
 
   return app::report_errors(program, [&] {

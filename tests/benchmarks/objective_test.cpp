@@ -1,7 +1,7 @@
 // Runs the built benchmarks/objective program ($PERCEPTUAL_BENCHMARKS_DIR, set by ctest) with a
 // tiny random VGG, a random StyleTransformNet saved with train_style's metadata and generated
-// images: its CSV against the library's objective, the summary against the CSV, --resume, and
-// scripts/plot_objective.gp on the summary when gnuplot is installed.
+// images: its CSV against the library's objective, the summary against the CSV, --resume,
+// --baseline, and scripts/plot_objective.gp on the summary when gnuplot is installed.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -50,7 +50,9 @@ struct Fixture {
     Model<nets::StyleTransformNet<>, Cpu, float> net;
     net.initialize(5);
     io::save_parameters(net, dir / "model.safetensors", model_metadata);
-    io::save_parameters(net, dir / "bare.safetensors");  // no metadata
+    net.initialize(6);
+    io::save_parameters(net, dir / "other.safetensors", model_metadata);  // another network, the same objective
+    io::save_parameters(net, dir / "bare.safetensors");                   // no metadata
     std::mt19937_64 rng(3);
     io::write_image(testing::random_tensor<float>({1, 3, 18, 22}, rng, 0, 255), dir / "style.png");
     fs::create_directories(dir / "content");
@@ -177,6 +179,38 @@ TEST_CASE("objective --resume keeps the finished images and does only the rest")
   REQUIRE(summary.size() == 1 + 2 * 4);
   CHECK(summary[1][0] == "16");
   CHECK(summary[5][0] == "24");
+}
+
+TEST_CASE("objective --baseline measures another network against an earlier run's curves without rerunning them") {
+  if (!program.available()) return;
+  Fixture f;
+  REQUIRE(program.run(f.args(2)).status == 0);
+  const auto first = testing::read_csv(f.dir / "obj.csv");
+  fs::rename(f.dir / "obj.csv", f.dir / "baseline.csv");
+  const std::string baseline = " --baseline '" + (f.dir / "baseline.csv").string() + "'";
+  const auto r = program.run(f.args(2, baseline) + " -m '" + (f.dir / "other.safetensors").string() + "'");
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  CHECK(r.output.find("from --baseline") != std::string::npos);
+  const auto second = testing::read_csv(f.dir / "obj.csv");
+  REQUIRE(second.size() == first.size());
+  int feed_forward_rows = 0;
+  for (std::size_t i = 1; i < first.size(); ++i) {
+    INFO(first[i][1] << " " << first[i][2] << " " << first[i][3]);
+    if (first[i][2] == "gatys") {
+      CHECK(second[i] == first[i]);  // the same curve, taken over
+    } else {
+      CHECK(second[i][4] != first[i][4]);  // the other network's own value
+      ++feed_forward_rows;
+    }
+  }
+  CHECK(feed_forward_rows == 4);
+
+  // A curve of another objective is refused: here the style weight differs.
+  program.check_error(f.args(2, baseline + " --style-weight 0.02"), "minimised another objective");
+  // And one the earlier run lacks (a third image, a size it did not run).
+  program.check_error(f.args(3, baseline), "has no complete 3-iteration run");
+  program.check_error(f.args(2, baseline, "32"), "has no complete 3-iteration run");
 }
 
 TEST_CASE("objective names the flag to give when the model has no training metadata") {
