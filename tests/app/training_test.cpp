@@ -4,9 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -17,14 +19,23 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// What run_training needs of a trainer: the iteration count and the two writes, recorded.
+// What run_training needs of a trainer: the iteration count, the optimiser's learning rate and the
+// two writes, recorded.
+struct FakeOptimizer {
+  optim::AdamOptions o;
+  optim::AdamOptions& options() { return o; }
+};
+
 struct FakeTrainer {
   long long it = 0;
   std::vector<std::string> writes;
-  long long fail_at = -1;  // the step that throws (NonFiniteError), -1: none
+  FakeOptimizer adam;
+  std::vector<double> lrs;  // the learning rate of each step
+  long long fail_at = -1;   // the step that throws (NonFiniteError), -1: none
   dist::Communicator* comm = &dist::alone();
   long long iteration() const { return it; }
   dist::Communicator& communicator() const { return *comm; }
+  FakeOptimizer& optimizer() { return adam; }
   void save_checkpoint(const fs::path& path, const std::map<std::string, std::string>&) {
     writes.push_back("checkpoint " + path.filename().string() + " @" + std::to_string(it));
   }
@@ -33,6 +44,7 @@ struct FakeTrainer {
   }
   std::vector<double> step() {
     ++it;
+    lrs.push_back(adam.o.lr);
     if (it == fail_at) throw train::NonFiniteError("FakeTrainer: NaN at iteration " + std::to_string(it));
     return {3.0 / static_cast<double>(it), 1, 2};
   }
@@ -101,6 +113,32 @@ TEST_CASE("run_training continues a resumed run from the loop's first iteration"
   CHECK(app::run_training(
             "test", f, trainer, loop, {}, [&](long) { return trainer.step(); }, [](const fs::path&) {}) == 0);
   CHECK(trainer.writes == std::vector<std::string>{"model net.safetensors @5"});
+}
+
+TEST_CASE(
+    "run_training steps at --lr, or anneals it by a cosine to --lr-final, and a resumed run continues the schedule") {
+  testing::TempDir dir;
+  auto f = flags(dir.path);
+  f.lr = 0.01;
+  f.checkpoint_every = 0;
+  const auto run = [&](long long from) {
+    FakeTrainer trainer;
+    trainer.it = from;
+    app::TrainingLoop loop("test", f, from, {"total", "a", "b"});
+    REQUIRE(app::run_training(
+                "test", f, trainer, loop, {}, [&](long) { return trainer.step(); }, [](const fs::path&) {}) == 0);
+    return trainer.lrs;
+  };
+  CHECK(run(0) == std::vector<double>(5, 0.01));
+  f.lr_final = 0.001;
+  const auto lrs = run(0);
+  REQUIRE(lrs.size() == 5);
+  CHECK(lrs[0] == doctest::Approx(0.01));
+  CHECK(lrs[2] == doctest::Approx(0.0055));  // halfway: the mean
+  CHECK(lrs[1] == doctest::Approx(0.001 + 0.009 * (1 + std::cos(std::numbers::pi / 4)) / 2));
+  CHECK(lrs[4] == doctest::Approx(0.001));
+  CHECK(run(3) == std::vector<double>(lrs.begin() + 3, lrs.end()));
+  CHECK(app::run_metadata(f).at("lr_final") == "0.001");
 }
 
 TEST_CASE("run_training on a rank other than the root steps alike but writes, logs and prints nothing") {

@@ -5,12 +5,15 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <numbers>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +33,7 @@ struct TrainingFlags {
   std::string output, checkpoint, resume, sample, log, command_line;
   std::vector<std::string> data;
   double lr = 1e-3, time_limit = 0;
+  std::optional<double> lr_final{};  // cosine annealing from lr to this over the iterations; none: constant
   int batch_size = 4, iterations = 40000, checkpoint_every = 0, sample_every = 0, print_every = 10, threads = 2;
   unsigned long seed = 0;
 };
@@ -47,6 +51,10 @@ inline void add_training_flags(CLI::App& cli, TrainingFlags& f, const std::strin
       ->capture_default_str()
       ->check(CLI::Range(1, 100000000));
   cli.add_option("--lr", f.lr, "Adam's learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  cli.add_option("--lr-final", f.lr_final,
+                 "anneal the learning rate from --lr to this by a cosine over iterations 1..--iterations (a function "
+                 "of the iteration, so a resumed run continues it); default: --lr throughout")
+      ->check(CLI::NonNegativeNumber);
   cli.add_option("--checkpoint-every", f.checkpoint_every,
                  "write a checkpoint every N iterations (0: only at the end when --checkpoint is given)")
       ->capture_default_str()
@@ -106,11 +114,21 @@ train::LoaderOptions loader_options(const TrainingFlags& f, int image_size, cons
 inline std::map<std::string, std::string> run_metadata(const TrainingFlags& f) {
   std::string data;
   for (const auto& d : f.data) data += (data.empty() ? "" : ",") + d;
-  return {{"data", data},
-          {"batch_size", std::to_string(f.batch_size)},
-          {"seed", std::to_string(f.seed)},
-          {"lr", number_text(f.lr)},
-          {"command_line", f.command_line}};
+  std::map<std::string, std::string> meta{{"data", data},
+                                          {"batch_size", std::to_string(f.batch_size)},
+                                          {"seed", std::to_string(f.seed)},
+                                          {"lr", number_text(f.lr)},
+                                          {"command_line", f.command_line}};
+  if (f.lr_final) meta["lr_final"] = number_text(*f.lr_final);
+  return meta;
+}
+
+// The learning rate of iteration `it` (1-based): --lr, or with --lr-final the cosine from --lr at
+// iteration 1 to --lr-final at --iterations.
+inline double learning_rate(const TrainingFlags& f, long it) {
+  if (!f.lr_final || f.iterations <= 1) return f.lr;
+  const double t = std::clamp(static_cast<double>(it - 1) / (f.iterations - 1), 0.0, 1.0);
+  return *f.lr_final + (f.lr - *f.lr_final) * 0.5 * (1 + std::cos(std::numbers::pi * t));
 }
 
 // After --resume: a warning for each of `keys` whose value differs between the checkpoint's
@@ -256,6 +274,7 @@ int run_training(const char* program, const TrainingFlags& f, Trainer& trainer, 
   KeptCheckpoint kept{f.resume, loop.first() - 1};
   try {
     for (long it = loop.first(); it <= loop.last(); ++it) {
+      trainer.optimizer().options().lr = learning_rate(f, it);
       loop.report(it, step(it));
       if (loop.checkpoint_due(it) && comm.root()) {
         trainer.save_checkpoint(loop.checkpoint_path(), metadata);
