@@ -279,6 +279,7 @@ int speed_table_main(int argc, char** argv, const std::string& program, const st
   CLI11_PARSE(cli, argc, argv);
 
   return app::report_errors(program, [&] {
+    objective_flags.take_weights_defaults(o.weights);
     const std::string backend = app::Device<B>::start(instead, app::DeviceUse::fastest);
     std::vector<int> iterations = app::parse_int_list(o.iterations, "--iterations", 1, 100000);
     std::sort(iterations.begin(), iterations.end());

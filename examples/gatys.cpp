@@ -78,8 +78,8 @@ int main(int argc, char** argv) {
       "content image and whose Gram matrices match the style image, by minimising\n"
       "  content_weight * feature loss + style_weight * style loss + tv_weight * total variation\n"
       "over the pixels (Johnson et al. eq. 5). --content-weight 0 synthesises the style's texture; "
-      "--style-weight 0 inverts the content's features. The weights suit Caffe-convention VGG files "
-      "(input std 1, like the shared VGG-19); files converted from torchvision may need others."};
+      "--style-weight 0 inverts the content's features. " +
+      std::string(losses::default_weights_note)};
   app::add_input_file(cli, "--content", o.content, "content image (JPEG/PNG/BMP)");
   app::add_input_file(cli, "--style", o.style, "style image");
   app::add_input_file(cli, "--weights", o.weights, "VGG-16/19 weights (safetensors, see scripts/convert_vgg.py)");
@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   return app::report_errors("gatys", [&] {
     if (o.objective.content_weight == 0 && o.objective.style_weight == 0)
       throw ArgumentError("--content-weight and --style-weight are both 0: nothing to optimise");
+    objective_flags.take_weights_defaults(o.weights);
     const int depth = nets::vgg_depth(io::SafetensorsFile(o.weights));
     return depth == 19 ? run<nets::AllReluVgg19>(o) : run<nets::AllReluVgg16>(o);
   });

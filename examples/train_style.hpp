@@ -92,12 +92,10 @@ int train_style_main(int argc, char** argv, const std::string& program, const st
       "Trains a feed-forward style transfer network (Johnson et al. 2016) on a folder of images by minimising\n"
       "  content_weight * feature loss + style_weight * style loss + tv_weight * total variation\n"
       "with Adam. Each training image is scaled so its shorter side is --image-size, then centre-cropped "
-      "square. The default weights suit Caffe-convention VGG files (inputs 0..255, std 1, like the shared "
-      "VGG-19). Our style loss sums the squared Gram differences (Gram / (C*H*W)) where Johnson et al.'s code "
-      "averages them with weight 5, i.e. 5 / C^2 per layer: 1e-4 is that at C ~ 220. Measured at 256 px, "
-      "batch 4, starry_night, untrained net: content ~9e4, style ~5e7 (relu3_4 dominates), TV ~1e3. "
-      "Files converted from torchvision (std ~58) need other weights. The output is read by stylize; "
-      "train_style and train_style_cuda write the same files and resume each other's checkpoints."};
+      "square. " +
+      std::string(losses::default_weights_note) +
+      " models/README.md has the recipes of the shipped models. The output is read by stylize; train_style and "
+      "train_style_cuda write the same files and resume each other's checkpoints."};
   app::add_input_file(cli, "--style", o.style, "style image (JPEG/PNG/BMP)");
   app::add_input_file(cli, "--weights", o.weights, "VGG-16/19 weights (safetensors, see scripts/convert_vgg.py)");
   cli.add_option("--output,-o", o.output, "the trained network (safetensors)")->capture_default_str();
@@ -114,6 +112,7 @@ int train_style_main(int argc, char** argv, const std::string& program, const st
     if (o.sample_every > 0 && o.sample.empty()) throw ArgumentError("--sample-every needs --sample IMAGE");
     app::check_batch_memory(o, "--image-size", o.image_size);
     const std::string device = app::Device<B>::start(instead);
+    objective_flags.take_weights_defaults(o.weights);
     const int depth = nets::vgg_depth(io::SafetensorsFile(o.weights));
     return depth == 19 ? train_style_run<nets::AllReluVgg19, B>(o, program.c_str(), device)
                        : train_style_run<nets::AllReluVgg16, B>(o, program.c_str(), device);

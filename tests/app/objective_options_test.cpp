@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+#include "support/tiny_vgg.hpp"
+
 using namespace perceptual;
 
 namespace {
@@ -69,4 +72,19 @@ TEST_CASE(
                        "old.safetensors: the metadata has no \"content_layers\" (not written by train_style?); give "
                        "--content-layers",
                        FileError);
+}
+
+TEST_CASE("unless --style-layers is given, the style layers are those that suit the VGG file") {
+  testing::TempDir dir;
+  testing::write_tiny_vgg(dir / "vgg.safetensors");  // VGG-16 to conv2_2
+  for (const bool given : {false, true}) {
+    CLI::App cli;
+    losses::StyleObjectiveOptions o;
+    app::ObjectiveFlags flags(cli, o);
+    CHECK(cli.help().find("where --weights reaches conv4_3") != std::string::npos);
+    parse(cli, given ? std::vector<std::string>{"--style-layers", "relu1_2"} : std::vector<std::string>{});
+    flags.take_weights_defaults((dir / "vgg.safetensors").string());
+    CHECK(o.style_layers ==
+          (given ? std::vector<std::string>{"relu1_2"} : std::vector<std::string>{"relu1_2", "relu2_2"}));
+  }
 }

@@ -60,11 +60,12 @@ struct Fixture {
       io::write_image(testing::random_tensor<float>({1, 3, 20, 26}, rng, 0, 255),
                       dir / ("content/img" + std::to_string(i) + ".png"));
   }
-  std::string args(int limit, const std::string& extra = "", const std::string& sizes = "16,24") const {
+  std::string args(int limit, const std::string& extra = "", const std::string& sizes = "16,24",
+                   const std::string& model = "model.safetensors") const {
     const auto q = [&](const std::string& name) { return "'" + (dir / name).string() + "'"; };
-    return "-m " + q("model.safetensors") + " --weights " + q("vgg.safetensors") + " --style " + q("style.png") + " " +
-           q("content") + " --limit " + std::to_string(limit) + " --sizes " + sizes + " -n 3 --csv " + q("obj.csv") +
-           " --summary " + q("summary.csv") + " " + extra;
+    return "-m " + q(model) + " --weights " + q("vgg.safetensors") + " --style " + q("style.png") + " " + q("content") +
+           " --limit " + std::to_string(limit) + " --sizes " + sizes + " -n 3 --csv " + q("obj.csv") + " --summary " +
+           q("summary.csv") + " " + extra;
   }
 };
 
@@ -188,7 +189,7 @@ TEST_CASE("objective --baseline measures another network against an earlier run'
   const auto first = testing::read_csv(f.dir / "obj.csv");
   fs::rename(f.dir / "obj.csv", f.dir / "baseline.csv");
   const std::string baseline = " --baseline '" + (f.dir / "baseline.csv").string() + "'";
-  const auto r = program.run(f.args(2, baseline) + " -m '" + (f.dir / "other.safetensors").string() + "'");
+  const auto r = program.run(f.args(2, baseline, "16,24", "other.safetensors"));
   INFO(r.output);
   REQUIRE(r.status == 0);
   CHECK(r.output.find("from --baseline") != std::string::npos);

@@ -113,15 +113,18 @@ TEST_CASE("train_style: an update too large for float is never saved; the loss a
   // A learning rate of 1e39 is Inf in float: the first update makes the weights infinite.
   REQUIRE(f.run("train_style", f.style("-n 3 --checkpoint-every 1 --lr 1e39"), text) == 1);
   INFO(text);
+  // (+inf or -inf: the sign of the first gradient)
   CHECK(has(text, "train_style: error: StyleTrainer: not writing the checkpoint " + f.ckpt().string() +
-                      ": after iteration 1, conv1.weight holds -inf at index 0 (of 7776; 7776 values are not finite)"));
+                      ": after iteration 1, conv1.weight holds "));
+  CHECK(has(text, "inf at index 0 (of 7776; 7776 values are not finite)"));
   CHECK_FALSE(fs::exists(f.ckpt()));
   REQUIRE(f.run("train_style", f.style("-n 3 --lr 1e39"), text) == 1);
   CHECK(has(text, "train_style: error: StyleTrainer: iteration 2: the "));
   CHECK(has(text, " loss is nan ("));
+  CHECK(has(text, "), as conv1.weight holds "));
   CHECK(has(text,
-            "), as conv1.weight holds -inf at index 0 (of 7776; 7776 values are not finite) after the update "
-            "of iteration 1 (from finite gradients: is the learning rate too high?)"));
+            "inf at index 0 (of 7776; 7776 values are not finite) after the update of iteration 1 (from finite "
+            "gradients: is the learning rate too high?)"));
   CHECK_FALSE(fs::exists(f.out()));
 }
 

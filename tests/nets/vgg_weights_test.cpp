@@ -86,6 +86,20 @@ TEST_CASE("a file with fewer layers serves shallower taps and names what deeper 
   CHECK_NOTHROW(load_vgg_weights(vgg, path));
 }
 
+TEST_CASE("the default style layers are the paper's where the file reaches conv4_3, else what block 3 has") {
+  std::mt19937_64 rng(testing::test_seed());
+  const auto layers = [&](auto net, const std::string& name) {
+    return default_style_layers(io::SafetensorsFile(write_random<decltype(net)>(name, rng)));
+  };
+  using L = std::vector<std::string>;
+  CHECK(layers(Vgg16<"relu4_3">{}, "vgg16.safetensors") == L{"relu1_2", "relu2_2", "relu3_3", "relu4_3"});
+  CHECK(layers(Vgg19<"relu4_3">{}, "vgg19.safetensors") == L{"relu1_2", "relu2_2", "relu3_3", "relu4_3"});
+  CHECK(layers(Vgg19<"relu3_4">{}, "vgg19_block3.safetensors") == L{"relu1_2", "relu2_2", "relu3_4"});
+  CHECK(layers(Vgg16<"relu3_3">{}, "vgg16_block3.safetensors") == L{"relu1_2", "relu2_2", "relu3_3"});
+  CHECK(layers(Vgg16<"relu2_2">{}, "vgg16_block2.safetensors") == L{"relu1_2", "relu2_2"});
+  CHECK(message_of([&] { layers(Vgg16<"relu1_1">{}, "conv1_1.safetensors"); }).find("no conv1_2") != std::string::npos);
+}
+
 TEST_CASE("missing or malformed normalisation metadata is a FileError naming the key") {
   std::mt19937_64 rng(testing::test_seed());
   LossNetwork<Vgg16<"relu1_1">, Cpu> vgg;

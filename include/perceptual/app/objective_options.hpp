@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "perceptual/core/error.hpp"
+#include "perceptual/io/safetensors.hpp"
 #include "perceptual/losses/objective_options.hpp"
+#include "perceptual/nets/vgg_weights.hpp"
 
 namespace perceptual::app {
 
@@ -41,6 +43,14 @@ class ObjectiveFlags {
           defaults == ObjectiveDefaults::model ? std::string(field.help) + " (default: the model's)" : field.help);
       if (defaults == ObjectiveDefaults::values) option->default_str(losses::option_text(value));
     });
+    if (defaults == ObjectiveDefaults::values) cli.get_option("--style-layers")->default_str(style_layers_rule);
+  }
+
+  // After parsing, for ObjectiveDefaults::values: unless --style-layers was given, the layers that
+  // suit the VGG file `weights` (nets::default_style_layers).
+  void take_weights_defaults(const std::string& weights) {
+    if (app_.count("--style-layers") == 0)
+      options_.style_layers = nets::default_style_layers(io::SafetensorsFile(weights));
   }
 
   // After parsing, for ObjectiveDefaults::model: each setting not given on the command line takes
@@ -56,6 +66,11 @@ class ObjectiveFlags {
       throw FileError(model + ": the metadata has no \"" + missing.front() + "\" (not written by train_style?); give " +
                       flag_name(missing.front()));
   }
+
+  // What take_weights_defaults chooses, for --help.
+  static constexpr const char* style_layers_rule =
+      "relu1_2,relu2_2,relu3_3,relu4_3 (the paper's) where --weights reaches conv4_3, else relu1_2,relu2_2,relu3_4 "
+      "(the shared VGG-19) or relu3_3";
 
   // "--content-weight" for "content_weight".
   static std::string flag_name(std::string name) {

@@ -28,12 +28,24 @@ struct OptionField {
   bool always_recorded = true;
 };
 
+// How the default weights were chosen and how they scale, for the programs' --help.
+inline constexpr const char* default_weights_note =
+    "The default weights (content 1, style 1.5e-7 per layer, TV 1e-5) were measured with the shared VGG-19 "
+    "(Caffe convention: inputs 0..255, std 1) at relu1_2,relu2_2,relu3_4, where the terms of an untrained "
+    "network at 256 px start comparable (content ~8e4, style ~2e5). The style term sums squared differences of "
+    "Grams (F F^T / (C*H*W)) over layers; the deepest layer dominates it, so more or deeper layers (relu4_3) call "
+    "for a lower --style-weight. Features scale with the file's input normalisation: with a file converted from "
+    "torchvision (input_std ~58) they are ~58 times smaller, the content term ~58^2 and the style term ~58^4 "
+    "times, so raise --style-weight by roughly 58^2 = 3.4e3 (an estimate, not measured: no such file here). "
+    "Johnson et al.'s code's weight 5 on the mean squared Gram difference is 5/C^2 per layer in ours (~1e-4 at "
+    "C = 256), which with this file makes the style term ~1000 times the content term.";
+
 struct StyleObjectiveOptions {
   std::vector<std::string> content_layers{"relu2_2"};                                 // the paper's
-  std::vector<std::string> style_layers{"relu1_2", "relu2_2", "relu3_3", "relu4_3"};  // the paper's
+  std::vector<std::string> style_layers{"relu1_2", "relu2_2", "relu3_3", "relu4_3"};  // the paper's (VGG-16)
   double content_weight = 1;                                                          // lambda_c, each content layer
-  double style_weight = 1e-4;                                                         // lambda_s, each style layer
-  double tv_weight = 1e-6;                                                            // lambda_TV
+  double style_weight = 1.5e-7;  // lambda_s, each style layer: see default_weights_note
+  double tv_weight = 1e-5;       // lambda_TV
   TvNorm tv_norm = TvNorm::sum;
 
   // Every setting above, once. A new setting is a member and its line here.

@@ -51,6 +51,23 @@ inline int vgg_depth(const io::SafetensorsFile& file) {
   return file.has("conv3_4.weight") ? 19 : 16;
 }
 
+// The style layers to use with a file when none are given: the paper's relu1_2, relu2_2, relu3_3,
+// relu4_3 where the file reaches conv4_3; otherwise relu1_2, relu2_2 and the deepest of block 3
+// it has (relu3_4 for the shared VGG-19, which stops at conv3_4), or as much of that as it has.
+inline std::vector<std::string> default_style_layers(const io::SafetensorsFile& file) {
+  if (file.has("conv4_3.weight")) return {"relu1_2", "relu2_2", "relu3_3", "relu4_3"};
+  std::vector<std::string> layers;
+  for (const char* layer : {"relu1_2", "relu2_2"})
+    if (file.has("conv" + std::string(layer + 4) + ".weight")) layers.emplace_back(layer);
+  for (const char* layer : {"relu3_4", "relu3_3"})
+    if (file.has("conv" + std::string(layer + 4) + ".weight")) {
+      layers.emplace_back(layer);
+      break;
+    }
+  if (layers.empty()) throw FileError("VGG weights " + file.path().string() + " have no conv1_2: no style layer");
+  return layers;
+}
+
 // Fills the convolutions the active taps need and sets the input normalisation. A missing tensor
 // is a FileError naming the tap that needs it, the tensor and the file.
 template <class V>
