@@ -13,7 +13,9 @@
 #                       ratios and the physical floor
 #   c. table1   (50 s)  Johnson et al.'s Table 1 on the GPU at 256 and 512 px
 #   d. train    (rest)  train_style_cuda at 256 px, batch 4, with the shipped model's settings
-#                       (models/README.md) for the time left, then its model, loss CSV and a sample
+#                       (models/README.md) for the time left, then its model, loss CSV and a sample;
+#                       back here, models/README.md says how to measure it against the shipped Candy
+#                       (benchmarks/objective --baseline) and ship whichever is better
 # Results go to $OUT (the device tool's folder that comes back; build/device-check here): at most
 # 8 files: summary.md (every table), logs.tar.gz (every step's output), candy_gpu.safetensors,
 # candy_gpu.csv and candy_gpu_sample.png.
@@ -33,7 +35,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --dry-run) dry_run=1 ;;
     --bundle) bundle="$2"; shift ;;
-    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "device_check.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -264,7 +266,7 @@ step 50 table1 "$B/bin/speed_table_cuda" -m "$B/models/candy.safetensors" \
 # d. training for the time left (15 s kept for writing the model and packing the results).
 train_seconds=$(($(left) - 15))
 step $((train_seconds + 10)) train "$B/bin/train_style_cuda" --style "$data/images/styles/candy.jpg" \
-  --data "$data/train" --weights "$data/weights/vgg19_conv1_1-conv3_4.safetensors" \
+  --data "$data/train/bsds500" "$data/train/t91" --weights "$data/weights/vgg19_conv1_1-conv3_4.safetensors" \
   --style-layers relu1_2,relu2_2,relu3_4 --style-weight 1.5e-7 --tv-weight 1e-5 --image-size 256 --style-size 256 \
   --batch-size 4 -n 40000 --time-limit "$train_seconds" --sample "$data/images/content/chelsea.png" --sample-every 250 \
   --log "$out/candy_gpu.csv" -o "$out/candy_gpu.safetensors"
