@@ -1,11 +1,12 @@
-// The style network that ships with the project (models/candy.safetensors, the README's main
-// job): it loads completely and turns the bundled photo into something that is still the photo
-// but no longer looks like it.
+// The style networks that ship with the project (models/candy.safetensors, the README's main
+// job, and models/mosaic.safetensors, models/la_muse.safetensors): each loads completely and turns
+// the bundled photo into something that is still the photo but no longer looks like it.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include "perceptual/backend/cpu/cpu.hpp"
 #include "perceptual/core/model.hpp"
@@ -42,13 +43,24 @@ Comparison compare(const Tensor<float, Cpu>& a, const Tensor<float, Cpu>& b) {
 
 }  // namespace
 
-TEST_CASE("The shipped style network stylises the bundled photo") {
+TEST_CASE("Each shipped style network stylises the bundled photo") {
   const char* source = std::getenv("PERCEPTUAL_SOURCE_DIR");
   REQUIRE_MESSAGE(source != nullptr, "PERCEPTUAL_SOURCE_DIR must name the source tree");
   const fs::path root(source);
+  const char* name = nullptr;
+  SUBCASE("candy") {
+    name = "candy";
+  }
+  SUBCASE("mosaic") {
+    name = "mosaic";
+  }
+  SUBCASE("la_muse") {
+    name = "la_muse";
+  }
+  CAPTURE(name);
 
   Model<nets::StyleTransformNet<>, Cpu, float> net;
-  const auto report = io::load_parameters(net, root / "models" / "candy.safetensors");
+  const auto report = io::load_parameters(net, root / "models" / (std::string(name) + ".safetensors"));
   CHECK(report.unused.empty());  // every tensor in the file is a parameter of the net, and none is missing
 
   const auto photo = io::read_image<float>(root / "assets" / "chelsea.png");
