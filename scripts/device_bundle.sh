@@ -16,10 +16,10 @@
 # writes .device/perceptual-device.tar.xz (ignored by git). Then, here:
 #   bash scripts/device_check.sh --dry-run   # unpacks it, checks every binary loads and finds no device
 # and with a GPU lease: run `bash scripts/device_check.sh` with carry [".device/perceptual-device.tar.xz"].
-# Usage: scripts/device_bundle.sh [--train-images N]   (bsds500 images packed for training; default 250)
+# Usage: scripts/device_bundle.sh [--train-images N]   (bsds500 images packed for training; default 120)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-train_images=250
+train_images=120
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --train-images) train_images="$2"; shift ;;
@@ -52,7 +52,7 @@ programs=(examples/train_style_cuda examples/train_sr_cuda examples/train_style 
 cmake --build build -j "$(nproc)" --target cuda_tests cuda_header_only_test nccl_tests "${programs[@]##*/}"
 
 stage=build/bundle/perceptual-device
-rm -rf build/bundle && mkdir -p "$stage"/{bin,lib,data/weights,data/images/content,data/images/styles,data/train,models}
+rm -rf build/bundle && mkdir -p "$stage"/{bin,lib,data/weights,data/images/content,data/images/styles,data/train}
 cp build/tests/cuda/cuda_tests build/tests/cuda/cuda_header_only_test build/tests/nccl_tests "$stage/bin/"
 for p in "${programs[@]}"; do cp build/"$p" "$stage/bin/"; done
 strip --strip-unneeded "$stage"/bin/*
@@ -95,7 +95,6 @@ cp "$data/images/content/chicago.jpg" "$stage/data/images/content/"
 cp "$data/images/styles/candy.jpg" "$stage/data/images/styles/"
 mkdir -p "$stage/data/train/bsds500"
 find "$data/train/bsds500" -maxdepth 1 -type f | sort | head -n "$train_images" | xargs -r cp -t "$stage/data/train/bsds500/"
-cp models/candy.safetensors "$stage/models/"
 cp assets/chelsea.png "$stage/data/images/content/"
 cp benchmarks/torch_transform_reference.py "$stage/"
 {

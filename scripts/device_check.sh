@@ -252,7 +252,7 @@ step 85 torch_compile python3 "$B/torch_transform_reference.py" --variants compi
 } >> "$summary"
 
 # c. Table 1 at 256 and 512 px.
-step 50 table1 "$B/bin/speed_table_cuda" -m "$B/models/candy.safetensors" \
+step 50 table1 "$B/bin/speed_table_cuda" -m models/candy.safetensors \
   --weights "$data/weights/vgg19_conv1_1-conv3_4.safetensors" --content "$data/images/content/chicago.jpg" \
   --style "$data/images/styles/candy.jpg" --style-layers relu1_2,relu2_2,relu3_4 --style-weight 1.5e-7 \
   --tv-weight 1e-5 --sizes 256,512 --iterations 100,300,500 --frame 1920x1080 --warmup 3 --reps 20 --budget-seconds 15
@@ -266,7 +266,7 @@ step 50 table1 "$B/bin/speed_table_cuda" -m "$B/models/candy.safetensors" \
 # d. training for the time left (15 s kept for writing the model and packing the results).
 train_seconds=$(($(left) - 15))
 step $((train_seconds + 10)) train "$B/bin/train_style_cuda" --style "$data/images/styles/candy.jpg" \
-  --data "$data/train/bsds500" "$data/train/t91" --weights "$data/weights/vgg19_conv1_1-conv3_4.safetensors" \
+  --data "$data/train" --weights "$data/weights/vgg19_conv1_1-conv3_4.safetensors" \
   --style-layers relu1_2,relu2_2,relu3_4 --style-weight 1.5e-7 --tv-weight 1e-5 --image-size 256 --style-size 256 \
   --batch-size 4 -n 40000 --time-limit "$train_seconds" --sample "$data/images/content/chelsea.png" --sample-every 250 \
   --log "$out/candy_gpu.csv" -o "$out/candy_gpu.safetensors"
