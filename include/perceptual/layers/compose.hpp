@@ -154,6 +154,12 @@ struct Sequential {
     auto& get() {
       return std::get<I>(modules_);
     }
+    // Calls f(module, std::type_identity<L>{}) for each layer in order: how code outside the
+    // composition (tiled inference) walks a network.
+    template <class F>
+    void visit(F&& f) {
+      for_each_indexed([&](auto& m, std::size_t, auto tag) { f(m, tag); });
+    }
 
    private:
     using Modules = std::tuple<typename Ls::template impl<B, T>...>;
@@ -261,6 +267,11 @@ struct Residual {
     void initialize(Rng& rng) {
       initialize_if_any(body_, rng);
     }
+    // f(body, std::type_identity<Sequential<Ls...>>{}), as Sequential's visit.
+    template <class F>
+    void visit(F&& f) {
+      f(body_, std::type_identity<Body>{});
+    }
 
    private:
     typename Body::template impl<B, T> body_;
@@ -315,6 +326,11 @@ struct Repeat {
     template <class Rng>
     void initialize(Rng& rng) {
       for (auto& m : modules_) initialize_if_any(m, rng);
+    }
+    // f(copy, std::type_identity<L>{}) for each copy in order, as Sequential's visit.
+    template <class F>
+    void visit(F&& f) {
+      for (auto& m : modules_) f(m, std::type_identity<L>{});
     }
 
    private:
