@@ -46,6 +46,30 @@ struct FileDescriptor {
   }
 };
 
+// Creates (or truncates) partial_path(path) for writing, never through a symbolic link: the
+// descriptor, or -1 with errno set.
+inline int open_partial(const std::filesystem::path& path) {
+  return ::open(partial_path(path).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+}
+
+// The last steps of an atomic write, once `out` (open on partial_path(path)) holds all the bytes:
+// its data made durable, closed, renamed over `path`, the folder made durable. A failed step calls
+// fail(step, errno, remove_temporary), which throws. Also how io/stream_image.hpp's ImageRowWriter ends.
+template <class Fail>
+void publish_partial(FileDescriptor& out, const std::filesystem::path& path, Fail&& fail) {
+  const std::filesystem::path temporary = partial_path(path);
+  // Data before the name: without this, a crash after the rename can leave an empty target.
+  if (::fsync(out.fd) != 0) fail("fsync " + temporary.filename().string(), errno, true);
+  if (out.close() != 0) fail("close " + temporary.filename().string(), errno, true);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) fail("rename " + temporary.filename().string(), errno, true);
+  // The rename itself is durable only once the folder is; some file systems cannot fsync a folder
+  // (EINVAL), where there is nothing more to do.
+  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  FileDescriptor dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.fd < 0) fail("open its folder", errno, false);
+  if (::fsync(dir.fd) != 0 && errno != EINVAL && errno != ENOTSUP) fail("fsync its folder", errno, false);
+}
+
 }  // namespace detail
 
 // Writes the concatenation of `parts` as `path`, atomically and durably (see the top of this file).
@@ -60,7 +84,7 @@ inline void write_file_atomically(const std::filesystem::path& path,
     throw FileError("cannot write " + path.string() + ": " + step + ": " + std::strerror(error));
   };
   {
-    detail::FileDescriptor out(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666));
+    detail::FileDescriptor out(detail::open_partial(path));
     if (out.fd < 0) fail("create " + temporary.filename().string(), errno, false);
     for (const auto part : parts) {
       const std::byte* p = part.data();
@@ -73,17 +97,8 @@ inline void write_file_atomically(const std::filesystem::path& path,
         left -= static_cast<std::size_t>(n);
       }
     }
-    // Data before the name: without this, a crash after the rename can leave an empty target.
-    if (::fsync(out.fd) != 0) fail("fsync " + temporary.filename().string(), errno, true);
-    if (out.close() != 0) fail("close " + temporary.filename().string(), errno, true);
+    detail::publish_partial(out, path, fail);
   }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) fail("rename " + temporary.filename().string(), errno, true);
-  // The rename itself is durable only once the folder is; some file systems cannot fsync a folder
-  // (EINVAL), where there is nothing more to do.
-  const std::filesystem::path folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-  detail::FileDescriptor dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.fd < 0) fail("open its folder", errno, false);
-  if (::fsync(dir.fd) != 0 && errno != EINVAL && errno != ENOTSUP) fail("fsync its folder", errno, false);
 }
 
 inline void write_file_atomically(const std::filesystem::path& path,

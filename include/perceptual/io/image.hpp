@@ -257,6 +257,31 @@ inline std::string jpeg_stb_hazard(std::FILE* file) {
   }
 }
 
+// Why a file whose first bytes image_format() does not know is refused, e.g. "cannot decode: not a
+// JPEG, PNG or BMP file (it starts with bytes 3c 21 44 4f)" (an HTML page saved as .jpg).
+inline std::string not_an_image(const unsigned char* head, std::size_t n) {
+  std::string first;
+  for (std::size_t i = 0; i < n && i < 4; ++i) {
+    char hex[4];
+    std::snprintf(hex, sizeof hex, "%02x", head[i]);
+    if (i) first += ' ';
+    first += hex;
+  }
+  return "cannot decode: not a JPEG, PNG or BMP file (" +
+         (n == 0 ? std::string("it is empty") : "it starts with bytes " + first) + ")";
+}
+
+// FileError "<what> WxH: no pixels" or "<what> WxH = N pixels, more than the limit of M (...)",
+// what being e.g. "read_image x.png: the header claims".
+inline void check_image_size(const std::string& what, std::int64_t w, std::int64_t h, const ImageLimits& limits) {
+  const std::string size = std::to_string(w) + "x" + std::to_string(h);
+  if (w <= 0 || h <= 0) throw FileError(what + " " + size + ": no pixels");
+  const std::int64_t pixels = w * h;  // the formats' sizes fit in 32 bits: no overflow
+  if (pixels > limits.max_pixels)
+    throw FileError(what + " " + size + " = " + std::to_string(pixels) + " pixels, more than the limit of " +
+                    std::to_string(limits.max_pixels) + " (io::ImageLimits::max_pixels; the programs' --max-pixels)");
+}
+
 inline std::string lower_extension(const std::filesystem::path& path) {
   std::string ext = path.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
@@ -300,17 +325,7 @@ Tensor<T, Backend> read_image(const std::filesystem::path& path, const ImageLimi
   unsigned char head[8] = {};
   const std::size_t head_bytes = std::fread(head, 1, sizeof head, file.get());
   const std::string format = detail::image_format(head, head_bytes);
-  if (format.empty()) {
-    std::string first;  // what it is instead, e.g. "3c 21 44 4f" (an HTML page saved as .jpg)
-    for (std::size_t i = 0; i < head_bytes && i < 4; ++i) {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%02x", head[i]);
-      if (i) first += ' ';
-      first += hex;
-    }
-    throw FileError(where + "cannot decode: not a JPEG, PNG or BMP file (" +
-                    (head_bytes == 0 ? std::string("it is empty") : "it starts with bytes " + first) + ")");
-  }
+  if (format.empty()) throw FileError(where + detail::not_an_image(head, head_bytes));
   std::rewind(file.get());
   if (format == "JPEG") {
     if (const std::string hazard = detail::jpeg_stb_hazard(file.get()); !hazard.empty())
@@ -325,15 +340,7 @@ Tensor<T, Backend> read_image(const std::filesystem::path& path, const ImageLimi
   if (!stbi_info_from_file(file.get(), &w, &h, &channels_in_file))
     throw FileError(where + "cannot decode: the " + format + " header is corrupt or truncated (stb_image: \"" +
                     detail::stb_reason() + "\")");
-  const auto check_size = [&](const char* what) {
-    const std::int64_t pixels = static_cast<std::int64_t>(w) * h;  // stb's sizes are ints: no overflow
-    if (w <= 0 || h <= 0)
-      throw FileError(where + what + " " + std::to_string(w) + "x" + std::to_string(h) + ": no pixels");
-    if (pixels > limits.max_pixels)
-      throw FileError(where + what + " " + std::to_string(w) + "x" + std::to_string(h) + " = " +
-                      std::to_string(pixels) + " pixels, more than the limit of " + std::to_string(limits.max_pixels) +
-                      " (io::ImageLimits::max_pixels; the programs' --max-pixels)");
-  };
+  const auto check_size = [&](const char* what) { detail::check_image_size(where + what, w, h, limits); };
   check_size("the header claims");
   const std::string claimed = std::to_string(w) + "x" + std::to_string(h);
 
