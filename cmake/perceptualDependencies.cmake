@@ -1,9 +1,19 @@
 # The library's dependencies, found the same way by this project's build and by the installed
 # package's config file: OpenBLAS through CBLAS (im2col GEMM), oneDNN (float convolutions),
 # OpenMP where the compiler has it (the CPU backend's own loops, on the threads oneDNN runs on),
-# stb (image files, linked as Debian's libstb), nlohmann_json (safetensors headers).
+# stb (image files, linked as Debian's libstb), libpng and libjpeg (images read and written a row
+# at a time: io/stream_image.hpp), nlohmann_json (safetensors headers).
 include(CMakeFindDependencyMacro)
 find_dependency(nlohmann_json)
+# CMake's own FindPNG and FindJPEG (targets PNG::PNG, JPEG::JPEG), with the Debian packages named
+# when either is missing (find_dependency would end this file quietly, and the link then fail on
+# an unknown target).
+find_package(PNG QUIET)
+find_package(JPEG QUIET)
+if(NOT PNG_FOUND OR NOT JPEG_FOUND)
+  message(FATAL_ERROR "perceptual: libpng or libjpeg was not found; install Debian's libpng-dev and "
+                      "libjpeg62-turbo-dev (scripts/install_deps.sh does it)")
+endif()
 set(BLA_VENDOR OpenBLAS)
 find_dependency(BLAS)
 if(NOT TARGET perceptual::stb)

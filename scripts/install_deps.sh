@@ -8,7 +8,7 @@
 # OpenCV's flow (core, imgproc, video) and FFmpeg, for stylize_video and flicker (on when there).
 set -euo pipefail
 
-packages=(cmake g++ make doctest-dev libstb-dev libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev)
+packages=(cmake g++ make doctest-dev libstb-dev libpng-dev libjpeg62-turbo-dev libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev)
 for arg in "$@"; do
   case "$arg" in
     --with-python) packages+=(python3 python3-numpy python3-torch python3-torchvision) ;;

@@ -1,6 +1,6 @@
 #pragma once
-// Files and image processing: safetensors weights, images through stb, resampling, colour,
-// histogram matching and quality metrics.
+// Files and image processing: safetensors weights, images through stb (whole) and libpng and
+// libjpeg (by rows), resampling, colour, histogram matching and quality metrics.
 #include "perceptual/io/color.hpp"
 #include "perceptual/io/dtype.hpp"
 #include "perceptual/io/histogram.hpp"
@@ -9,3 +9,4 @@
 #include "perceptual/io/parameters.hpp"
 #include "perceptual/io/resample.hpp"
 #include "perceptual/io/safetensors.hpp"
+#include "perceptual/io/stream_image.hpp"
