@@ -113,6 +113,11 @@ class HostPool {
     max_cached_bytes_ = bytes;
   }
 
+  std::size_t max_cached_bytes() const {
+    std::lock_guard lock(mutex_);
+    return max_cached_bytes_;
+  }
+
   std::size_t cached_bytes() const {
     std::lock_guard lock(mutex_);
     return cached_bytes_;

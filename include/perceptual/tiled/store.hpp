@@ -1,7 +1,9 @@
 #pragma once
-// Where tiled inference keeps a whole C x H x W activation between layers: in memory, or in a
-// scratch file when the memory budget has no room for it. Rows are stored one after another, each
-// row all channels ([H][C][W]), so a band of rows is one contiguous range: one read, one write.
+// Where tiled inference keeps a whole C x H x W activation between layers: in memory (a tensor
+// from the host pool, so that the memory of one layer's activation serves a later one without
+// faulting its pages in again), or in a scratch file when the memory budget has no room for it.
+// A band of rows is copied once each way: a memcpy, or a pread/pwrite per channel. A band of all
+// rows of an activation in memory is not copied at all: write adopts it, read shares it.
 //
 // The scratch file is unnamed (O_TMPFILE: nothing is left behind by a crash or a kill) and its
 // space is reserved when it is made (posix_fallocate), so a full disk is an error at that moment,
@@ -44,7 +46,7 @@ class RowStore {
       throw ShapeError("RowStore: " + std::to_string(channels) + "x" + std::to_string(height) + "x" +
                        std::to_string(width) + " has no values");
     if (scratch_dir.empty()) {
-      memory_.reset(new float[values()]);
+      memory_ = Tensor<float, Cpu>({1, c_, h_, w_}, uninitialized);
       return;
     }
     const std::string where = "scratch file in " + scratch_dir.string() + ": ";
@@ -70,75 +72,71 @@ class RowStore {
   int height() const { return h_; }
   int width() const { return w_; }
   bool on_disk() const { return fd_ >= 0; }
-  std::size_t row_values() const { return static_cast<std::size_t>(c_) * w_; }
-  std::size_t values() const { return row_values() * h_; }
-  std::size_t bytes() const { return values() * sizeof(float); }
+  std::size_t bytes() const { return static_cast<std::size_t>(c_) * h_ * w_ * sizeof(float); }
 
-  // Rows [r0, r0 + band.h()) from a 1 x C x rows x W band, or into one.
-  void write(int r0, const Tensor<float, Cpu>& band) {
-    check(r0, band, "write");
-    Tensor<float, Cpu> rows({1, 1, band.h(), static_cast<int>(row_values())}, uninitialized);
-    to_rows(band.data(), rows.data(), band.h());
-    transfer(r0, band.h(), rows.data(), true);
+  // Rows [r0, r0 + rows) from rows [first, first + rows) of a 1 x C x H x W band (all of them by
+  // default).
+  void write(int r0, const Tensor<float, Cpu>& band, int first = 0, int rows = -1) {
+    if (rows < 0) rows = band.h() - first;
+    if (band.n() != 1 || first < 0 || first + rows > band.h())
+      throw ShapeError("RowStore::write: rows " + std::to_string(first) + "+" + std::to_string(rows) + " of " +
+                       to_string(band.shape()));
+    check(r0, {1, band.c(), rows, band.w()}, "write");
+    if (!on_disk() && rows == h_ && rows == band.h()) {
+      if (band.data() != memory_.data()) memory_ = band.share();
+      return;
+    }
+    for (int c = 0; c < c_; ++c)
+      put(c, r0, rows, band.data() + plane(band.h(), c) + static_cast<std::size_t>(first) * w_);
   }
+  // Rows [r0, r1) as a 1 x C x rows x W band; all rows of one in memory share its storage.
   Tensor<float, Cpu> read(int r0, int r1) const {
+    check(r0, {1, c_, r1 - r0, w_}, "read");
+    if (!on_disk() && r1 - r0 == h_) return memory_.share();
     Tensor<float, Cpu> band({1, c_, r1 - r0, w_}, uninitialized);
-    check(r0, band, "read");
-    Tensor<float, Cpu> rows({1, 1, band.h(), static_cast<int>(row_values())}, uninitialized);
-    transfer(r0, band.h(), rows.data(), false);
-    from_rows(rows.data(), band.data(), band.h());
+    for (int c = 0; c < c_; ++c) get(c, r0, band.h(), band.data() + plane(band.h(), c));
     return band;
   }
 
  private:
-  void check(int r0, const Tensor<float, Cpu>& band, const char* what) const {
-    if (band.n() != 1 || band.c() != c_ || band.w() != w_ || r0 < 0 || band.h() < 1 || r0 + band.h() > h_)
+  void check(int r0, Shape4 band, const char* what) const {
+    if (band.n != 1 || band.c != c_ || band.w != w_ || r0 < 0 || band.h < 1 || r0 + band.h > h_)
       throw ShapeError(std::string("RowStore::") + what + ": rows " + std::to_string(r0) + "+" +
-                       std::to_string(band.h()) + " as " + to_string(band.shape()) + " of a " + std::to_string(c_) +
-                       "x" + std::to_string(h_) + "x" + std::to_string(w_) + " store");
+                       std::to_string(band.h) + " as " + to_string(band) + " of a " + std::to_string(c_) + "x" +
+                       std::to_string(h_) + "x" + std::to_string(w_) + " store");
   }
+  std::size_t plane(int rows, int c) const { return static_cast<std::size_t>(c) * rows * w_; }
 
-  // A band's channel planes (chw) in the store's row order (rows), and back.
-  void to_rows(const float* chw, float* rows, int n) const {
-    for (int r = 0; r < n; ++r)
-      for (int c = 0; c < c_; ++c) std::memcpy(rows + row_at(r, c), chw + plane_at(n, r, c), w_ * sizeof(float));
+  // Rows [r0, r0 + n) of channel c into the store, and out of it.
+  void put(int c, int r0, int n, const float* from) {
+    const std::size_t at = (static_cast<std::size_t>(c) * h_ + r0) * w_, bytes = std::size_t{sizeof(float)} * n * w_;
+    if (!on_disk()) return (void)std::memcpy(memory_.data() + at, from, bytes);
+    const auto* p = reinterpret_cast<const char*>(from);
+    io("write", at, bytes, [&](std::size_t done, off_t pos) { return ::pwrite(fd_, p + done, bytes - done, pos); });
   }
-  void from_rows(const float* rows, float* chw, int n) const {
-    for (int r = 0; r < n; ++r)
-      for (int c = 0; c < c_; ++c) std::memcpy(chw + plane_at(n, r, c), rows + row_at(r, c), w_ * sizeof(float));
+  void get(int c, int r0, int n, float* to) const {
+    const std::size_t at = (static_cast<std::size_t>(c) * h_ + r0) * w_, bytes = std::size_t{sizeof(float)} * n * w_;
+    if (!on_disk()) return (void)std::memcpy(to, memory_.data() + at, bytes);
+    auto* p = reinterpret_cast<char*>(to);
+    io("read", at, bytes, [&](std::size_t done, off_t pos) { return ::pread(fd_, p + done, bytes - done, pos); });
   }
-  std::size_t row_at(int r, int c) const { return (static_cast<std::size_t>(r) * c_ + c) * w_; }
-  std::size_t plane_at(int n, int r, int c) const { return (static_cast<std::size_t>(c) * n + r) * w_; }
-
-  // n rows from r0 between `rows` and the store, `write` saying which way.
-  void transfer(int r0, int n, float* rows, bool write) const {
-    const std::size_t offset = static_cast<std::size_t>(r0) * row_values();
-    const std::size_t count = static_cast<std::size_t>(n) * row_values();
-    if (!on_disk()) {
-      if (write)
-        std::memcpy(memory_.get() + offset, rows, count * sizeof(float));
-      else
-        std::memcpy(rows, memory_.get() + offset, count * sizeof(float));
-      return;
-    }
-    auto* p = reinterpret_cast<char*>(rows);
-    std::size_t left = count * sizeof(float);
-    auto at = static_cast<off_t>(offset * sizeof(float));
-    while (left > 0) {
-      const ssize_t done = write ? ::pwrite(fd_, p, left, at) : ::pread(fd_, p, left, at);
-      if (done < 0 && errno == EINTR) continue;
-      if (done <= 0)
-        throw FileError(std::string("scratch file: cannot ") + (write ? "write " : "read ") + std::to_string(left) +
-                        " bytes at " + std::to_string(at) + ": " +
-                        (done < 0 ? std::strerror(errno) : "unexpected end of file"));
-      p += done;
-      left -= static_cast<std::size_t>(done);
-      at += done;
+  // `bytes` of the file from value `at` on, through call(done, position) (pread or pwrite) until done.
+  template <class Call>
+  void io(const char* what, std::size_t at, std::size_t bytes, Call call) const {
+    for (std::size_t done = 0; done < bytes;) {
+      const auto pos = static_cast<off_t>(at * sizeof(float) + done);
+      const ssize_t n = call(done, pos);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        throw FileError(std::string("scratch file: cannot ") + what + " " + std::to_string(bytes - done) +
+                        " bytes at " + std::to_string(pos) + ": " +
+                        (n < 0 ? std::strerror(errno) : "unexpected end of file"));
+      done += static_cast<std::size_t>(n);
     }
   }
 
   int c_, h_, w_;
-  std::unique_ptr<float[]> memory_;
+  Tensor<float, Cpu> memory_;
   int fd_ = -1;
 };
 

@@ -43,6 +43,8 @@
 #include <utility>
 #include <vector>
 
+#include "perceptual/backend/cpu/cpu.hpp"
+#include "perceptual/backend/cpu/parallel.hpp"
 #include "perceptual/core/error.hpp"
 #include "perceptual/core/grad_mode.hpp"
 #include "perceptual/core/host_pool.hpp"
@@ -280,18 +282,29 @@ void append_steps(std::vector<Step>& steps, M& m, const std::string& name = "") 
 class Moments {
  public:
   explicit Moments(int channels) : n_(0), mean_(channels), m2_(channels) {}
-  void add(const Band& band) {
-    const std::size_t plane = band.shape().plane();
-    const double nb = static_cast<double>(plane), n = n_ + nb;
+  // Rows [first, first + rows) of a 1 x C x H x W band. Each channel's sums in one thread, in one
+  // order, about its first value (so that the sum of squares does not cancel).
+  void add(const Band& band, int first, int rows) {
+    const std::size_t plane = band.shape().plane(), count = static_cast<std::size_t>(rows) * band.w();
+    const double nb = static_cast<double>(count), n = n_ + nb;
+    std::vector<double> mean(mean_.size()), m2(mean_.size());
+    PERCEPTUAL_PARALLEL_FOR_IF(count * band.c() >= cpu::detail::parallel_grain)
     for (int c = 0; c < band.c(); ++c) {
-      const float* x = band.data() + c * plane;
-      double sum = 0, sq = 0;
-      for (std::size_t i = 0; i < plane; ++i) sum += x[i];
-      const double mean = sum / nb;
-      for (std::size_t i = 0; i < plane; ++i) sq += (x[i] - mean) * (x[i] - mean);
-      const double delta = mean - mean_[c];
+      const float* x = band.data() + c * plane + static_cast<std::size_t>(first) * band.w();
+      const double shift = x[0];
+      double s1 = 0, s2 = 0;
+      for (std::size_t i = 0; i < count; ++i) {
+        const double d = x[i] - shift;
+        s1 += d;
+        s2 += d * d;
+      }
+      mean[c] = shift + s1 / nb;
+      m2[c] = std::max(0.0, s2 - s1 * s1 / nb);
+    }
+    for (std::size_t c = 0; c < mean.size(); ++c) {
+      const double delta = mean[c] - mean_[c];
       mean_[c] += delta * nb / n;
-      m2_[c] += sq + delta * delta * n_ * nb / n;
+      m2_[c] += m2[c] + delta * delta * n_ * nb / n;
     }
     n_ = n;
   }
@@ -345,8 +358,19 @@ class Runner {
     dry_ = false;
     events_.clear();
     done_ = 0;
+    // Freed tensors are kept for reuse up to one band's memory (the plan counts it), not 4 GiB.
+    HostPool& pool = HostPool::instance();
+    struct CacheLimit {
+      HostPool& pool;
+      std::size_t before;
+      ~CacheLimit() {
+        pool.set_max_cached_bytes(before);
+        pool.release();
+      }
+    } limit{pool, pool.max_cached_bytes()};
+    pool.release();
+    pool.set_max_cached_bytes(budget_.band_memory);
     execute(&input, &output);
-    HostPool::instance().release();
   }
 
  private:
@@ -393,10 +417,10 @@ class Runner {
     dry_ = true;
     band_limit_ = 0;
     execute(nullptr, nullptr);
-    if (min_band_ > room)
+    if (2 * min_band_ > room)  // a band, and as much kept for the next by the pool
       throw ArgumentError("tiled: a memory budget of " + mib(budget_.max_memory) + " is too small for one band of " +
-                          min_band_layer_ + " (" + mib(min_band_) + " beside the program's " + mib(budget_.base) +
-                          "); give at least " + mib(budget_.base + min_band_));
+                          min_band_layer_ + " (2 x " + mib(min_band_) + " beside the program's " + mib(budget_.base) +
+                          "); give at least " + mib(budget_.base + 2 * min_band_));
     budget_.min_band = min_band_;
     // One band per layer where the whole pass fits beside the program; else bands of up to a
     // quarter of the room, the rest for activations kept in memory.
@@ -428,7 +452,9 @@ class Runner {
     for (int id = 0; id < next_id_; ++id) {
       budget_.activations += bytes[id];
       bool fits = true;
-      for (std::size_t t = born[id]; t < died[id] && fits; ++t) fits = ram[t] + bytes[id] + budget_.band_memory <= room;
+      // Beside a band in use and the freed tensors the pool keeps for the next (as much again).
+      for (std::size_t t = born[id]; t < died[id] && fits; ++t)
+        fits = ram[t] + bytes[id] + 2 * budget_.band_memory <= room;
       if (fits)
         for (std::size_t t = born[id]; t < died[id]; ++t) ram[t] += bytes[id];
       on_disk_[id] = !fits;
@@ -442,7 +468,7 @@ class Runner {
       budget_.peak_disk = std::max(budget_.peak_disk, disk);
       peak = std::max(peak, ram[t] + work[t]);
     }
-    budget_.peak_memory = budget_.base + peak;
+    budget_.peak_memory = budget_.base + peak + budget_.band_memory;
   }
 
   void check_disk() const {
@@ -477,6 +503,9 @@ class Runner {
     if (v.keep && r0 > v.materialized && !v.pending.empty()) read(v, v.materialized, r0);
     Band b = v.store->rows->read(r0, r1);
     if (v.pending.empty()) return b;
+    // A band of all rows shares the store, and the pending steps then apply in place: right for a
+    // value read once, or kept, but not for one whose store another value reads too.
+    if (b.is_shared() && v.store.use_count() > 1) b = rows_of(b, 0, b.h(), true);
     const int from = v.keep ? std::max(r0, v.materialized) : r0;
     if (from >= r1) return b;
     Band part = from == r0 ? std::move(b) : rows_of(b, from - r0, r1 - from);
@@ -494,8 +523,8 @@ class Runner {
   }
 
   // Rows [first, first + count) of a band.
-  static Band rows_of(const Band& b, int first, int count) {
-    if (first == 0 && count == b.h()) return b.share();
+  static Band rows_of(const Band& b, int first, int count, bool copy = false) {
+    if (first == 0 && count == b.h() && !copy) return b.share();
     Band out({1, b.c(), count, b.w()}, uninitialized);
     const std::size_t plane = b.shape().plane(), out_plane = out.shape().plane();
     for (int c = 0; c < b.c(); ++c)
@@ -513,15 +542,14 @@ class Runner {
 
   // What one band of `rows` output rows of step s needs at once: the input rows as read (with a
   // residual's rows added), a padded copy, the layer's output and the copies into and out of
-  // oneDNN's blocked layouts (measured against HostPool's peak in tests/tiled/tiled_test.cpp), the
-  // kept rows, and the convolution's own scratch.
+  // oneDNN's blocked layouts (measured against HostPool's peak in tests/tiled/tiled_test.cpp). The
+  // float forward convolutions run on oneDNN, which needs no im2col buffer.
   static std::size_t band_bytes(const Step& s, const Value& in, int rows, int out_c, Size2 out) {
     const int mid = std::max(0, out.h / 2 - rows / 2);
     const InputRows r = s.rows(mid, std::min(out.h, mid + rows), in.h);
     const std::size_t in_bytes = static_cast<std::size_t>(r.end - r.begin) * in.c * in.w * sizeof(float);
     const std::size_t out_bytes = static_cast<std::size_t>(rows + r.skip + s.halo) * out_c * out.w * sizeof(float);
-    const std::size_t im2col = std::min(std::size_t{64} << 20, out_bytes / out_c * in.c * s.halo * s.halo);
-    return 4 * in_bytes + 4 * out_bytes + im2col;
+    return 4 * in_bytes + 4 * out_bytes;
   }
 
   void progress(const std::string& layer, double multiply_adds) {
@@ -571,13 +599,11 @@ class Runner {
         throw Error("tiled: " + s.name + " gave " + std::to_string(y.h()) + " rows for input rows " +
                     std::to_string(r.begin) + ".." + std::to_string(r.end) + ", expected at least " +
                     std::to_string(r.skip + o1 - o0));
-      y = rows_of(y, r.skip, o1 - o0);
-      for (const Step& p : then) y = p.forward(std::move(y));
-      if (v->moments) v->moments->add(y);
-      v->store->rows->write(o0, y);
+      for (const Step& p : then) y = p.forward(std::move(y));  // pointwise: the rows cut off below too
+      if (v->moments) v->moments->add(y, r.skip, o1 - o0);
+      v->store->rows->write(o0, y, r.skip, o1 - o0);
       progress(s.name, s.multiply_adds * out_c * (o1 - o0) * out.w);
     }
-    HostPool::instance().release();  // the next layer's bands have other sizes
     return v;
   }
 
@@ -592,7 +618,7 @@ class Runner {
     }
     for (const auto& [r0, r1] : bands(v.h, rows)) {
       const Band b = read(v, r0, r1);
-      out->moments->add(b);
+      out->moments->add(b, 0, b.h());
       out->store->rows->write(r0, b);
     }
     return out;
