@@ -12,6 +12,7 @@
 #include <perceptual/app/images.hpp>
 #include <perceptual/app/options.hpp>
 #include <perceptual/app/style_nets.hpp>
+#include <perceptual/app/tiled.hpp>
 #include <perceptual/io/io.hpp>
 #include <perceptual/nets/engstrom.hpp>
 #include <perceptual/nets/transform.hpp>
@@ -30,6 +31,7 @@ struct Options : app::TransformFlags {
   std::string preset = "auto";
   bool preserve_colors = false, crop_to_input = false;
   int batch = 4;
+  app::TiledFlags tiled;
 };
 
 // Batches of images of one size hold at most this many pixels: where batching pays (small images,
@@ -73,6 +75,19 @@ int run(const Options& o, const io::SafetensorsFile& file, Load load) {
   load(net, file);
   net.eval();
   const app::Batching batching{o.batch, batch_pixels};
+  constexpr bool engstrom = std::is_same_v<Net, nets::EngstromNet>;
+  app::TiledImage how;
+  how.pad_multiple = engstrom ? 1 : nets::style_transform_multiple;
+  how.crop = !engstrom || o.crop_to_input || o.preserve_colors;
+  how.finish_reads_input = o.preserve_colors;
+  how.flags = o.tiled;
+  how.program = "stylize";
+  if (engstrom || o.preserve_colors)
+    how.finish = [&o](TensorF y, const TensorF* x) {
+      if (engstrom)
+        for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::floor(y.data()[i]);
+      return o.preserve_colors ? preserve_colors(y, *x) : y;
+    };
   return app::transform_images(
       "stylize", o, o.suffix_or("_" + fs::path(o.model).stem().string()), batching,
       [&](const TensorF& image) {
@@ -84,7 +99,7 @@ int run(const Options& o, const io::SafetensorsFile& file, Load load) {
           y = stylize_johnson(net, image);
         return o.preserve_colors ? preserve_colors(y, image) : y;
       },
-      app::world());
+      app::world(), [&](const fs::path& in, const fs::path& out) { return app::run_tiled(net, in, out, how); });
 }
 
 }  // namespace
@@ -115,6 +130,7 @@ int main(int argc, char** argv) {
                  "all (4 images of 512x512; larger images go one at a time): faster per image, same results")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app::add_tiled_flags(cli, o.tiled);
   CLI11_PARSE(cli, argc, argv);
 
   return app::report_errors("stylize", [&] {

@@ -8,6 +8,7 @@
 #include <perceptual/app/distributed.hpp>
 #include <perceptual/app/images.hpp>
 #include <perceptual/app/options.hpp>
+#include <perceptual/app/tiled.hpp>
 #include <perceptual/backend/cpu/cpu.hpp>
 #include <perceptual/io/histogram.hpp>
 #include <perceptual/io/image.hpp>
@@ -24,6 +25,7 @@ namespace {
 
 struct Options : app::TransformFlags {
   bool histogram_match = false;
+  app::TiledFlags tiled;
 };
 
 // Johnson et al.'s post-processing: each output channel's histogram matched to that of the
@@ -47,7 +49,17 @@ int run(const Options& o) {
         const TensorF sr = net.upscale(lr);
         return o.histogram_match ? match_to_bicubic(sr, lr) : sr;
       },
-      comm);
+      comm,
+      [&](const fs::path& in, const fs::path& out) {
+        return net.visit([&](auto& model) {
+          app::TiledImage how;
+          how.flags = o.tiled;
+          how.program = "super_resolve";
+          if (o.histogram_match)
+            how.refuse = "--histogram-match matches whole-image histograms, not those of bands: raise --max-memory";
+          return app::run_tiled(model, in, out, how);
+        });
+      });
 }
 
 }  // namespace
@@ -61,6 +73,7 @@ int main(int argc, char** argv) {
       "and the histogram matching when asked, without the file reading and writing)."};
   app::add_transform_flags(cli, o, "super-resolution network (safetensors, from train_sr)", "low-resolution images",
                            "_x<factor>");
+  app::add_tiled_flags(cli, o.tiled);
   cli.add_flag("--histogram-match", o.histogram_match,
                "match each output channel's histogram to that of the bicubic upscaling of the input (the paper's "
                "post-processing)");

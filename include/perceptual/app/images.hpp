@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
 #include <system_error>
@@ -113,11 +114,15 @@ inline Tensor<float, Cpu> stack(const std::vector<Tensor<float, Cpu>>& images) {
 // output_dir/<name><suffix>.<format> (output_dir created if needed; never over an input, never twice
 // in one run), printing a line per image with the time of `transform` alone (a batch's shared out),
 // and the mean time. Over the ranks of `comm`, rank r takes the inputs r, r + N, r + 2N, ... of the
-// one sorted list every rank makes, and the counts and the mean are all ranks'. Returns the exit
-// status (the same on every rank): 1 when a named input failed or no image was done.
+// one sorted list every rank makes, and the counts and the mean are all ranks'. `large(in, out)`,
+// when given, is asked first for each image: it returns true when it wrote `out` itself (an image
+// run band by band, app/tiled.hpp), false for the usual way. Returns the exit status (the same on
+// every rank): 1 when a named input failed or no image was done.
 template <class Transform>
-int transform_images(const std::string& program_name, const TransformFlags& flags, const std::string& suffix,
-                     Batching batching, Transform transform, dist::Communicator& comm = dist::alone()) {
+int transform_images(
+    const std::string& program_name, const TransformFlags& flags, const std::string& suffix, Batching batching,
+    Transform transform, dist::Communicator& comm = dist::alone(),
+    const std::function<bool(const std::filesystem::path&, const std::filesystem::path&)>& large = {}) {
   const char* program = program_name.c_str();
   const auto images = collect_images(flags.inputs, program_name);
   const std::filesystem::path output_dir(flags.output_dir);
@@ -183,6 +188,16 @@ int transform_images(const std::string& program_name, const TransformFlags& flag
                         " is this input: writing it would replace it (use another --output-dir or --suffix)");
       if (repeated)
         throw FileError(out.string() + " was already written for another input of the same name in this run");
+      if (large) {
+        const auto start = Clock::now();
+        if (large(image.path, out)) {
+          total_seconds += seconds_since(start);
+          ++done;
+          std::fprintf(stderr, "%s: %s -> %s band by band in %.1f s\n", program, image.path.string().c_str(),
+                       out.string().c_str(), seconds_since(start));
+          continue;
+        }
+      }
       Tensor<float, Cpu> x = io::read_image<float>(image.path);
       if (!batch.empty() &&
           (x.shape() != batch.front().x.shape() || !batching.admits(static_cast<int>(batch.size()), x)))

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <variant>
 
 #include "perceptual/backend/cpu/cpu.hpp"
@@ -37,6 +38,20 @@ class SuperResolver {
   const SrModelInfo& info() const { return info_; }
 
   // Nx3xHxW in [0, 255], H and W >= sr_min_input -> Nx3x(f H)x(f W) in [0, 255].
+  // f(model) with the Model<SuperResolutionNet<F, Norm>, Cpu, float> the file holds.
+  template <class F>
+  decltype(auto) visit(F&& f) {
+    using R = decltype(f(std::declval<Net<4, InstanceNormDefault>&>()));
+    return std::visit(
+        [&](auto& net) -> R {
+          if constexpr (std::is_same_v<std::decay_t<decltype(net)>, std::monostate>)
+            throw Error("SuperResolver: no network");
+          else
+            return f(net);
+        },
+        net_);
+  }
+
   TensorF upscale(const TensorF& lr) {
     if (lr.c() != 3 || lr.h() < sr_min_input || lr.w() < sr_min_input)
       throw ShapeError("SuperResolver: input " + to_string(lr.shape()) +
