@@ -162,6 +162,13 @@ TEST_CASE("float convolutions take oneDNN, double and what oneDNN cannot express
   const ConvGeometry image = testing::conv_geometry(1, 3, 8, 8, 4, 3, 2, 0, 0, 4, 4);  // SAME, padding after 1
   const ConvGeometry features = testing::conv_geometry(1, 32, 8, 8, 4, 3, 1, 1, 1, 8, 8);
   CHECK(conv_route<float>(ConvOp::forward, image) == ConvRoute::onednn_nchw);
+  // Past one 256x256 image's outputs, the image input's forward goes blocked too.
+  CHECK(conv_route<float>(ConvOp::forward, testing::conv_geometry(1, 3, 256, 256, 32, 9, 1, 4, 4, 256, 256)) ==
+        ConvRoute::onednn_nchw);
+  CHECK(conv_route<float>(ConvOp::forward, testing::conv_geometry(2, 3, 256, 256, 32, 9, 1, 4, 4, 256, 256)) ==
+        ConvRoute::onednn_blocked);
+  CHECK(conv_route<float>(ConvOp::forward, testing::conv_geometry(1, 3, 1080, 1920, 32, 9, 1, 4, 4, 1080, 1920)) ==
+        ConvRoute::onednn_blocked);
   CHECK(conv_route<float>(ConvOp::backward_data, image) == ConvRoute::im2col);
   CHECK(conv_route<float>(ConvOp::backward_filter, image) == ConvRoute::onednn_blocked);
   for (ConvOp op : {ConvOp::forward, ConvOp::backward_data, ConvOp::backward_filter}) {

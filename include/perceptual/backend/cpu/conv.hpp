@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,8 +39,11 @@ enum class ConvRoute { im2col, onednn_nchw, onednn_blocked };
 // The route every call takes, read off benchmarks/README.md ("Convolution: im2col + OpenBLAS against
 // oneDNN"): oneDNN for float, 1.3-7x faster than im2col in most cells, in its blocked layouts
 // (channels in blocks of 16; the reorders in and out pay for themselves), except on an image input
-// (fewer than 16 channels, which blocking pads to 16): forward on NCHW, and backward-data on
-// im2col, which beat both oneDNN layouts by up to 3x there. Double: im2col (oneDNN has no f64).
+// (fewer than 16 channels, which blocking pads to 16): backward-data on im2col, which beat both
+// oneDNN layouts by up to 3x there, and forward on NCHW up to one 256x256 image's outputs (where it
+// matched im2col and beat the blocked layout by 1.4x). On more, NCHW forward is oneDNN's GEMM
+// convolution, whose im2col is never cut into bands: 5.4x slower than blocked at 1920x1080, and
+// at 3840x2160 not done after 15 minutes (blocked: 1 s). Double: im2col (oneDNN has no f64).
 template <class T>
 ConvRoute conv_route(ConvOp op, const ConvGeometry& g) {
   if constexpr (std::same_as<T, float> && PERCEPTUAL_CPU_ONEDNN) {
@@ -47,7 +51,9 @@ ConvRoute conv_route(ConvOp op, const ConvGeometry& g) {
     if (!onednn::can_implement(g)) return ConvRoute::im2col;
 #endif
     if (g.c() >= 16 || op == ConvOp::backward_filter) return ConvRoute::onednn_blocked;
-    return op == ConvOp::forward ? ConvRoute::onednn_nchw : ConvRoute::im2col;
+    if (op != ConvOp::forward) return ConvRoute::im2col;
+    const std::int64_t outputs = std::int64_t{g.n()} * g.out_h() * g.out_w();
+    return outputs <= 256 * 256 ? ConvRoute::onednn_nchw : ConvRoute::onednn_blocked;
   } else {
     return ConvRoute::im2col;
   }
