@@ -178,3 +178,45 @@ TEST_CASE("stylize --batch runs consecutive images of one size in one pass, with
     }
   CHECK(program.run(model + testing::quoted(dir / "bad") + " --batch 0").status != 0);
 }
+
+TEST_CASE("stylize --max-memory runs an image too large for it band by band, with the one pass's output") {
+  if (!program.available()) return;
+  std::mt19937_64 rng(9);
+  testing::TempDir dir;
+  testing::engstrom::write_file(testing::engstrom::random_weights(rng), dir / "net.safetensors");
+  // 900x700: its one pass needs several hundred MiB, its smallest band a few.
+  write_random_image(dir / "big.png", {700, 900}, rng);
+  const std::string args = "-m " + testing::quoted(dir / "net.safetensors") + " " + testing::quoted(dir / "big.png");
+  const auto one = program.run(args + " -o " + testing::quoted(dir / "one"));
+  const auto bands = program.run(args + " -o " + testing::quoted(dir / "bands") + " --max-memory 256M");
+  INFO(one.output);
+  INFO(bands.output);
+  REQUIRE(one.status == 0);
+  REQUIRE(bands.status == 0);
+  CHECK(one.output.find("band by band") == std::string::npos);
+  CHECK(bands.output.find("does not fit one pass in 256 MiB") != std::string::npos);
+  CHECK(bands.output.find("band by band in") != std::string::npos);
+  const TensorF x = io::read_image<float>(dir / "one" / "big_net.png");
+  const TensorF y = io::read_image<float>(dir / "bands" / "big_net.png");
+  REQUIRE(x.shape() == y.shape());
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, double(std::abs(x.data()[i] - y.data()[i])));
+  CHECK(worst <= 1);              // float sums in another order, truncated to 8 bits
+  std::vector<std::string> left;  // the scratch files are unnamed: nothing stays behind
+  for (const auto& e : fs::directory_iterator(dir / "bands")) left.push_back(e.path().filename().string());
+  CHECK(left == std::vector<std::string>{"big_net.png"});
+
+  SUBCASE("impossible budgets and scratch folders are errors, before any work") {
+    const auto tiny = program.run(args + " -o " + testing::quoted(dir / "tiny") + " --max-memory 1M");
+    INFO(tiny.output);
+    CHECK(tiny.status == 1);
+    CHECK(tiny.output.find("leaves nothing for the image") != std::string::npos);
+    const auto nowhere = program.run(args + " -o " + testing::quoted(dir / "nowhere") +
+                                     " --max-memory 256M --scratch-dir " + testing::quoted(dir / "missing"));
+    INFO(nowhere.output);
+    CHECK(nowhere.status != 0);
+    CHECK(nowhere.output.find("--scratch-dir") != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "nowhere" / "big_net.png"));
+    CHECK(program.run(args + " --max-memory lots").status != 0);
+  }
+}

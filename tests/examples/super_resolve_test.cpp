@@ -107,3 +107,27 @@ TEST_CASE("super_resolve: a style network, a corrupt or tiny image and a missing
 
   program.check_error(model + testing::quoted(dir / "absent.png"), "absent.png: no such file or folder");
 }
+
+TEST_CASE("super_resolve --max-memory runs an image too large for it band by band, with the one pass's output") {
+  if (!program.available()) return;
+  testing::TempDir dir;
+  testing::write_sr_model<4>(dir / "x4.safetensors", 3);
+  std::mt19937_64 rng(10);
+  // 300x200 gives 1200x800: its one pass needs several hundred MiB, its smallest band a few.
+  io::write_image(testing::random_tensor<float>({1, 3, 200, 300}, rng, 0, 255), dir / "lr.png");
+  const std::string args = "-m " + testing::quoted(dir / "x4.safetensors") + " " + testing::quoted(dir / "lr.png");
+  const auto bands = program.run(args + " -o " + testing::quoted(dir / "bands") + " --max-memory 256M");
+  INFO(bands.output);
+  REQUIRE(bands.status == 0);
+  CHECK(bands.output.find("band by band in") != std::string::npos);
+  nets::SuperResolver net(dir / "x4.safetensors");
+  CHECK(max_difference(dir / "bands" / "lr_x4.png", net.upscale(io::read_image<float>(dir / "lr.png"))) <= 1);
+
+  // The histogram matching needs the whole image: refused for one run band by band, and said why.
+  const auto matched =
+      program.run(args + " -o " + testing::quoted(dir / "hm") + " --max-memory 256M --histogram-match");
+  INFO(matched.output);
+  CHECK(matched.status == 1);
+  CHECK(matched.output.find("--histogram-match matches whole-image histograms") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "hm" / "lr_x4.png"));
+}

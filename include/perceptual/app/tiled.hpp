@@ -65,7 +65,8 @@ inline void add_tiled_flags(CLI::App& cli, TiledFlags& f) {
       ->type_name("SIZE");
   cli.add_option("--scratch-dir", f.scratch_dir,
                  "folder for the scratch files of images run band by band (default: the output folder; needs room "
-                 "for the activations that do not fit the memory, checked before the run)");
+                 "for the activations that do not fit the memory, checked before the run)")
+      ->check(CLI::ExistingDirectory);
 }
 
 // What a program does around a network for one image: reflection padding of the input to a
@@ -125,13 +126,17 @@ class PaddedRows {
 template <class Net>
 bool run_tiled(Model<Net, Cpu, float>& net, const std::filesystem::path& in, const std::filesystem::path& out,
                const TiledImage& how) {
+  // An image that cannot be read, or that the network cannot take, goes the usual way, which says why.
+  std::optional<detail::PaddedRows> probe;
+  try {
+    probe.emplace(in, 1);
+  } catch (const FileError&) {
+    return false;
+  }
   const int m = how.pad_multiple;
-  detail::PaddedRows probe(in, 1);
-  const int h = probe.height(), w = probe.width();
+  const int h = probe->height(), w = probe->width();
   const int padded_h = (h + m - 1) / m * m, padded_w = (w + m - 1) / m * m;
-  if (padded_h - h >= h || padded_w - w >= w)
-    throw ShapeError(in.string() + ": " + std::to_string(w) + "x" + std::to_string(h) +
-                     " is too small to pad to a multiple of " + std::to_string(m));
+  if (padded_h - h >= h || padded_w - w >= w) return false;
   tiled::Options options;
   options.max_memory = how.flags.max_memory;
   options.scratch_dir =
@@ -144,7 +149,13 @@ bool run_tiled(Model<Net, Cpu, float>& net, const std::filesystem::path& in, con
     if (now != shown) progress.update(std::max(1L, now), layer);
     shown = now;
   };
-  tiled::Runner runner = tiled::runner(net, {padded_h, padded_w}, options);
+  std::optional<tiled::Runner> planned;
+  try {
+    planned.emplace(tiled::runner(net, {padded_h, padded_w}, options));
+  } catch (const ShapeError&) {
+    return false;
+  }
+  tiled::Runner& runner = *planned;
   const tiled::Budget& b = runner.budget();
   if (b.one_pass) return false;
   if (!how.refuse.empty())

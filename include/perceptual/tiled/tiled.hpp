@@ -542,14 +542,15 @@ class Runner {
 
   // What one band of `rows` output rows of step s needs at once: the input rows as read (with a
   // residual's rows added), a padded copy, the layer's output and the copies into and out of
-  // oneDNN's blocked layouts (measured against HostPool's peak in tests/tiled/tiled_test.cpp). The
-  // float forward convolutions run on oneDNN, which needs no im2col buffer.
+  // oneDNN's blocked layouts, whose channels come in blocks of 16 (measured against HostPool's peak
+  // in tests/tiled/tiled_test.cpp). Float forward convolutions run on oneDNN, without im2col.
   static std::size_t band_bytes(const Step& s, const Value& in, int rows, int out_c, Size2 out) {
     const int mid = std::max(0, out.h / 2 - rows / 2);
     const InputRows r = s.rows(mid, std::min(out.h, mid + rows), in.h);
     const std::size_t in_bytes = static_cast<std::size_t>(r.end - r.begin) * in.c * in.w * sizeof(float);
     const std::size_t out_bytes = static_cast<std::size_t>(rows + r.skip + s.halo) * out_c * out.w * sizeof(float);
-    return 4 * in_bytes + 4 * out_bytes;
+    const auto blocked = [](std::size_t bytes, int c) { return bytes / c * ((c + 15) / 16 * 16); };  // 16 a block
+    return 3 * in_bytes + blocked(in_bytes, in.c) + 3 * out_bytes + blocked(out_bytes, out_c);
   }
 
   void progress(const std::string& layer, double multiply_adds) {
