@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support/file_bytes.hpp"
 #include "support/random.hpp"
 #include "support/shared_data.hpp"
 #include "support/temp_dir.hpp"
@@ -44,14 +45,8 @@ void check_read_error(const fs::path& path, const std::string& what) {
   }
 }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using testing::read_bytes;
+using testing::write_bytes;
 
 // Stores v at bytes[at...] in `n` bytes, big- or little-endian.
 void put(std::string& bytes, std::size_t at, std::uint32_t v, int n, bool big_endian) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "support/file_bytes.hpp"
 #include "support/random.hpp"
 #include "support/shared_data.hpp"
 #include "support/temp_dir.hpp"
@@ -24,15 +25,8 @@ namespace {
 
 using testing::TempDir;
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using testing::read_bytes;
+using testing::write_bytes;
 
 std::string le64(std::uint64_t v) {
   std::string s(8, '\0');

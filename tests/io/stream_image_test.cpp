@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "support/file_bytes.hpp"
 #include "support/file_size_limit.hpp"
 #include "support/random.hpp"
 #include "support/shared_data.hpp"
@@ -30,14 +31,8 @@ namespace {
 
 using testing::TempDir;
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::string& bytes) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using testing::read_bytes;
+using testing::write_bytes;
 
 std::vector<unsigned char> random_bytes(std::size_t n, std::mt19937_64& rng) {
   std::vector<unsigned char> v(n);
