@@ -326,7 +326,7 @@ struct Budget {
   std::size_t base = 0;         // the process before the run (code, weights, libraries)
   std::size_t min_band = 0;     // the smallest band the largest layer can run on
   std::size_t band_memory = 0;  // the most any band may need
-  std::size_t peak_memory = 0;  // the estimated peak: base + activations in memory + a band
+  std::size_t peak_memory = 0;  // estimated: base + activations in memory + a band, twice (the pool keeps one)
   std::size_t peak_disk = 0;    // scratch bytes at once
   std::size_t activations = 0;  // activations kept between layers
   std::size_t on_disk = 0;      // of them, in scratch files
