@@ -29,15 +29,15 @@ tiled::Options options(std::size_t max_memory, int rows = 0) {
   return o;
 }
 
-// Random weights everywhere, norms' scales and shifts and batch norm's running statistics too (a
+// Random weights everywhere, norms' scales and shifts, batch norm's running statistics and biases too (a
 // network fresh from initialize has scale 1 and shift 0, which would hide a mix-up of the two).
 template <class Net>
 void randomize(Model<Net, Cpu, float>& net, std::uint64_t seed) {
   net.initialize(seed);
   std::mt19937_64 rng(seed + 1);
   for (auto& p : net.parameters()) {
-    const bool norm = p.name.find("norm") != std::string::npos;
-    if (!norm) continue;
+    const Shape4 s = p.value->shape();
+    if (s.n != 1 || s.h != 1 || s.w != 1) continue;  // 1 x C x 1 x 1: a norm's, or a bias
     if (p.name.ends_with("running_var") || p.name.ends_with("weight") || p.name.ends_with("scale"))
       testing::randomize(*p.value, rng, 0.5, 1.5);
     else
@@ -84,8 +84,11 @@ void check_exact(const char* what, int h, int w, tiled::Options options, long fe
   const auto r = tiled::runner(net, x.shape().spatial(), options);
   CHECK(r.budget().fewest_bands >= fewest_bands);
   const auto tiled = tiled::forward(net, x, options);
-  // 8-bit output within one gray level is the promise; float rounding is far below it.
-  CHECK(max_difference(tiled, whole) < 0.02f);
+  // 8-bit output within one gray level is the promise; float rounding is far below it (0.026 of the
+  // style networks' 255, and as much relative to other outputs).
+  float scale = 1;
+  for (std::size_t i = 0; i < whole.size(); ++i) scale = std::max(scale, std::abs(whole.data()[i]));
+  CHECK(max_difference(tiled, whole) <= 1e-4f * scale);
   CHECK(max_difference(tiled::forward(net, x, options), tiled) == 0);  // deterministic
 }
 
@@ -99,6 +102,23 @@ TEST_CASE("tiled inference equals one forward pass on bands of a few rows, on bo
   check_exact<nets::EngstromNet>("lengstrom's: SAME padding, odd sizes", 51, 43, few_rows);
   check_exact<nets::SuperResolutionNet<4>>("super-resolution x4, instance norm", 23, 19, few_rows);
   check_exact<nets::SuperResolutionNet<4, nets::BatchNormDefault>>("super-resolution x4, batch norm", 19, 23, few_rows);
+}
+
+// Every path of the runner the style networks leave out: an instance norm after a pointwise step
+// still pending (a copying pass), a residual block that starts with a norm (its input copied, then
+// settled in place), zero, SAME and valid padding, stride 2 without padding, Upsample, Repeat, and
+// batch norm (eval) inside a repeated residual block. No ScaledTanh at the end: its saturation
+// would hide differences.
+using EveryPath = layers::Sequential<
+    layers::Conv2d<3, 8, 3, layers::Reflect>, layers::InstanceNorm<8>, layers::ReLU, layers::InstanceNorm<8>,
+    layers::Residual<layers::InstanceNorm<8>, layers::ReLU, layers::Conv2d<8, 8, 3, layers::Zero>>, layers::Upsample<2>,
+    layers::Repeat<2, layers::Residual<layers::Conv2d<8, 8, 3, layers::Same>, layers::BatchNorm<8>>>,
+    layers::Conv2d<8, 3, 3, layers::Valid, layers::Stride<2>>>;
+
+TEST_CASE("tiled inference equals one forward pass on every path of the runner") {
+  check_exact<EveryPath>("norms after pending steps, residuals starting with a norm, every padding", 29, 23,
+                         options(0, 2));
+  check_exact<EveryPath>("the same, everything in one band", 29, 23, options(std::size_t{1} << 30), 1);
 }
 
 TEST_CASE("tiled inference with every activation in a scratch file equals one forward pass") {

@@ -608,13 +608,19 @@ class Runner {
     return v;
   }
 
+  // Rows a copying pass over v takes at once: four copies of them in a quarter of the band limit.
+  int copy_rows(const Value& v) const {
+    const std::size_t row = std::size_t{4} * v.c * v.w * sizeof(float);
+    return static_cast<int>(std::clamp<std::size_t>(band_limit_ / 4 / row, 1, static_cast<std::size_t>(v.h)));
+  }
+
   // A copy of v with its pending steps applied, and its moments.
   ValuePtr materialize(Value& v) {
     ValuePtr out = make_value(v.c, v.h, v.w);
-    const int rows = std::max(1, static_cast<int>(band_limit_ / 4 / (static_cast<std::size_t>(v.c) * v.w * 4)));
+    const int rows = copy_rows(v);
     out->moments.emplace(v.c);
     if (dry_) {
-      events_.push_back({Event::band, -1, 4 * static_cast<std::size_t>(rows) * v.c * v.w * sizeof(float)});
+      events_.push_back({Event::band, -1, std::size_t{4} * rows * v.c * v.w * sizeof(float)});
       return out;
     }
     for (const auto& [r0, r1] : bands(v.h, rows)) {
@@ -623,13 +629,6 @@ class Runner {
       out->store->rows->write(r0, b);
     }
     return out;
-  }
-
-  // In-place application of a kept value's pending steps (a residual body that did not read it).
-  void settle(Value& v) {
-    if (dry_ || v.pending.empty()) return;
-    const int rows = std::max(1, static_cast<int>(band_limit_ / 4 / (static_cast<std::size_t>(v.c) * v.w * 4)));
-    for (const auto& [r0, r1] : bands(v.h, rows)) read(v, r0, r1);
   }
 
   void execute(const std::function<void(int, Band&)>* input, const std::function<void(int, const Band&)>* output) {
@@ -687,9 +686,8 @@ class Runner {
           }
           break;
         case Step::residual_end: {
-          ValuePtr x = std::move(residuals.back());
+          ValuePtr x = std::move(residuals.back());  // no pending steps left: read whole, or copied
           residuals.pop_back();
-          settle(*x);
           cur->pending.push_back([this, x](Band& b, int r0) {
             const Band add = read(*x, r0, r0 + b.h());
             axpy(b, 1.0f, add);
