@@ -19,6 +19,7 @@
 #include <perceptual/perceptual.hpp>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 using namespace perceptual;
@@ -58,6 +59,12 @@ TensorF stylize_johnson(Model<Net, Cpu, float>& net, const TensorF& image) {
                             image.w());
 }
 
+// What lengstrom's evaluate.py does to its output before writing it (.astype(np.uint8)): truncation.
+TensorF truncate(TensorF y) {
+  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::floor(y.data()[i]);
+  return y;
+}
+
 // lengstrom's evaluate.py: the network at the image's own size with TensorFlow's SAME arithmetic,
 // whose output is 4 * ceil(n / 4) (476 rows for 474), written whole and truncated to 8 bits
 // (np.clip(...).astype(np.uint8)). `crop_to_input` drops the extra rows and columns, which lie at the
@@ -65,8 +72,7 @@ TensorF stylize_johnson(Model<Net, Cpu, float>& net, const TensorF& image) {
 TensorF stylize_engstrom(Model<nets::EngstromNet, Cpu, float>& net, const TensorF& image, bool crop_to_input) {
   TensorF y = net.forward(image);
   if (crop_to_input) y = app::crop_top_left(y, image.h(), image.w());
-  for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::floor(y.data()[i]);
-  return y;
+  return truncate(std::move(y));
 }
 
 template <class Net, class Load>
@@ -84,8 +90,7 @@ int run(const Options& o, const io::SafetensorsFile& file, Load load) {
   how.program = "stylize";
   if (engstrom || o.preserve_colors)
     how.finish = [&o](TensorF y, const TensorF* x) {
-      if (engstrom)
-        for (std::size_t i = 0; i < y.size(); ++i) y.data()[i] = std::floor(y.data()[i]);
+      if (engstrom) y = truncate(std::move(y));
       return o.preserve_colors ? preserve_colors(y, *x) : y;
     };
   return app::transform_images(
